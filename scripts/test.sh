@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every test: installs and starts what the tests need on a fresh machine
+# (PostgreSQL from Debian packages), then `cargo test` against it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/postgres.sh
+source scripts/postgres.sh
+start_postgres
+
+export VERDICT_TEST_POSTGRES_URL="postgres://verdict:verdict@127.0.0.1:${PGPORT_VERDICT}/postgres"
+echo "test: Postgres ready at 127.0.0.1:${PGPORT_VERDICT}"
+cargo test --all-targets "$@"

@@ -1,0 +1,208 @@
+//! `/v1/exercises`: upload packages (instructors) and read statements (everyone).
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::exercise::manifest::{Kind, Language, Tier, Visibility};
+use crate::exercise::package::{Package, PackageError, PackageLimits};
+use crate::exercise::{ValidationError, ValidationReport};
+use crate::runner::Limits;
+use crate::store::exercises::StoredVersion;
+use crate::store::tokens::Role;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExerciseSummary {
+    pub slug: String,
+    pub title: String,
+    pub tier: Tier,
+    pub points: f64,
+    pub language: Language,
+    pub kind: Kind,
+    pub version: String,
+}
+
+fn summary(stored: &StoredVersion) -> ExerciseSummary {
+    let exercise = &stored.exercise;
+    ExerciseSummary {
+        slug: exercise.slug.clone(),
+        title: exercise.title.clone(),
+        tier: exercise.tier,
+        points: exercise.points,
+        language: exercise.language,
+        kind: exercise.kind,
+        version: stored.version.clone(),
+    }
+}
+
+/// What a learner may know about a test before submitting.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TestPreview {
+    pub name: String,
+    pub weight: f64,
+    pub visibility: Visibility,
+    /// Visible tests only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub expected: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExerciseDetail {
+    #[serde(flatten)]
+    pub summary: ExerciseSummary,
+    /// The statement (markdown).
+    pub statement: String,
+    pub entrypoint: String,
+    /// Starter files, name → text.
+    pub starter: BTreeMap<String, String>,
+    /// The effective limits, after operator maxima.
+    pub limits: Limits,
+    pub tests: Vec<TestPreview>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UploadResponse {
+    pub slug: String,
+    pub version: String,
+    /// False when this exact content was uploaded before (the version is reused).
+    pub created: bool,
+    pub report: ValidationReport,
+}
+
+/// Upload an exercise package (tar.gz or zip). The reference must score 100% and the
+/// starter must not before the version goes live.
+#[utoipa::path(post, path = "/v1/exercises", request_body(content = Vec<u8>, content_type = "application/gzip"),
+    responses((status = 201, body = UploadResponse), (status = 413), (status = 422)), security(("bearer" = [])))]
+pub async fn upload(State(state): State<AppState>, caller: Caller, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<Response, ApiError> {
+    caller.require(&[Role::Instructor, Role::Admin])?;
+    let body = body?;
+    let package = Package::from_archive(&body, PackageLimits::default()).map_err(package_error)?;
+    let version = package.content_hash();
+    let (exercise, report) = match crate::exercise::validate(&package, state.runner.as_ref(), &state.maxima, &|line| {
+        tracing::info!("{line}")
+    })
+    .await
+    {
+        Ok(validated) => validated,
+        Err(ValidationError::Package(error)) => return Err(package_error(error)),
+        Err(ValidationError::Runner(error)) => return Err(ApiError::Internal(error.into())),
+        Err(ValidationError::Failed(report)) => {
+            return Err(ApiError::Unprocessable {
+                code: "validation_failed",
+                message: format!("{}: the package failed its checks; see details", report.slug),
+                details: Some(serde_json::to_value(&*report).unwrap_or_default()),
+            });
+        }
+    };
+    let created = state.store.save_version(&package, &exercise, &report).await?;
+    tracing::info!(slug = %exercise.slug, %version, created, "exercise version live");
+    let response = UploadResponse {
+        slug: exercise.slug.clone(),
+        version,
+        created,
+        report,
+    };
+    Ok((StatusCode::CREATED, axum::Json(response)).into_response())
+}
+
+fn package_error(error: PackageError) -> ApiError {
+    match error {
+        PackageError::TooLarge(message) => ApiError::TooLarge(message),
+        PackageError::Invalid(error) => ApiError::Unprocessable {
+            code: "invalid_package",
+            message: error.to_string(),
+            details: Some(serde_json::json!({"field": error.field, "problem": error.problem})),
+        },
+    }
+}
+
+/// List the live exercises.
+#[utoipa::path(get, path = "/v1/exercises", responses((status = 200, body = Vec<ExerciseSummary>)), security(("bearer" = [])))]
+pub async fn list(State(state): State<AppState>, _caller: Caller) -> Result<axum::Json<Vec<ExerciseSummary>>, ApiError> {
+    let versions = state.store.list_exercises().await?;
+    Ok(axum::Json(versions.iter().map(summary).collect()))
+}
+
+/// The statement, starter files, limits and visible tests of an exercise.
+#[utoipa::path(get, path = "/v1/exercises/{slug}", params(("slug" = String, Path)),
+    responses((status = 200, body = ExerciseDetail), (status = 404)), security(("bearer" = [])))]
+pub async fn detail(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(slug): Path<String>,
+) -> Result<axum::Json<ExerciseDetail>, ApiError> {
+    let stored = state.store.current_version(&slug).await?.ok_or(ApiError::NotFound("exercise"))?;
+    let statement = state
+        .store
+        .version_file(&stored.version, "README.md")
+        .await?
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+    let starter = state
+        .store
+        .version_files(&stored.version, "starter")
+        .await?
+        .into_iter()
+        .map(|(name, bytes)| (name, String::from_utf8_lossy(&bytes).into_owned()))
+        .collect();
+    let exercise = &stored.exercise;
+    let tests = exercise
+        .tests
+        .iter()
+        .map(|test| {
+            let visible = test.visibility == Visibility::Visible;
+            TestPreview {
+                name: test.name.clone(),
+                weight: test.weight,
+                visibility: test.visibility,
+                stdin: visible.then(|| test.stdin.clone()),
+                expected: if visible { test.expected_display() } else { None },
+            }
+        })
+        .collect();
+    Ok(axum::Json(ExerciseDetail {
+        summary: summary(&stored),
+        statement,
+        entrypoint: exercise.entrypoint.clone(),
+        starter,
+        limits: Limits::resolve(&exercise.limits, &state.maxima),
+        tests,
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VersionSummary {
+    pub version: String,
+    pub created_at: String,
+    pub current: bool,
+}
+
+/// Every version of an exercise, newest first.
+#[utoipa::path(get, path = "/v1/exercises/{slug}/versions", params(("slug" = String, Path)),
+    responses((status = 200, body = Vec<VersionSummary>), (status = 404)), security(("bearer" = [])))]
+pub async fn versions(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(slug): Path<String>,
+) -> Result<axum::Json<Vec<VersionSummary>>, ApiError> {
+    let current = state.store.current_version(&slug).await?.ok_or(ApiError::NotFound("exercise"))?;
+    let versions = state.store.list_versions(&slug).await?;
+    Ok(axum::Json(
+        versions
+            .into_iter()
+            .map(|stored| VersionSummary {
+                current: stored.version == current.version,
+                version: stored.version,
+                created_at: stored.created_at,
+            })
+            .collect(),
+    ))
+}

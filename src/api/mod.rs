@@ -1,0 +1,136 @@
+//! The HTTP API: routes, shared state, and the middleware every request passes through
+//! (request id, tracing span, body caps, JSON errors).
+
+pub mod auth;
+pub mod error;
+pub mod exercises;
+pub mod rate_limit;
+pub mod submissions;
+
+use crate::config::ApiArgs;
+use crate::queue::Queue;
+use crate::runner::{Limits, Runner};
+use crate::store::Store;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{Request, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub queue: Queue,
+    /// Runs reference and starter checks at upload.
+    pub runner: Arc<dyn Runner>,
+    pub maxima: Limits,
+    pub api: Arc<ApiArgs>,
+    pub completions: Arc<tokio::sync::Notify>,
+    pub rate: Arc<rate_limit::RateLimiter>,
+    pub metrics: PrometheusHandle,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "verdict", description = "Automated grading of code exercises"),
+    paths(
+        exercises::upload, exercises::list, exercises::detail, exercises::versions,
+        submissions::create, submissions::get, submissions::list, submissions::feed,
+        healthz, readyz
+    ),
+    components(schemas(error::ErrorBody)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let submission_cap = state.api.max_submission_kb * 1024;
+    let package_cap = state.api.max_package_kb * 1024;
+    let v1 = Router::new()
+        .route(
+            "/exercises",
+            post(exercises::upload)
+                .layer(DefaultBodyLimit::max(package_cap))
+                .get(exercises::list),
+        )
+        .route("/exercises/{slug}", get(exercises::detail))
+        .route("/exercises/{slug}/versions", get(exercises::versions))
+        .route(
+            "/submissions",
+            post(submissions::create)
+                .layer(DefaultBodyLimit::max(submission_cap))
+                .get(submissions::list),
+        )
+        .route("/submissions/{id}", get(submissions::get))
+        .route("/results", get(submissions::feed));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(submission_cap))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            // The path only: query strings may carry what must never be logged.
+            tracing::info_span!("request", request_id, method = %request.method(), path = request.uri().path())
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200)))]
+pub async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", responses((status = 200), (status = 503)))]
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.store.ping().await {
+        (StatusCode::OK, axum::Json(serde_json::json!({"status": "ready"})))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"error": {"code": "not_ready", "message": "the database does not answer"}})),
+        )
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if let Ok(depth) = state.store.queue_depth().await {
+        metrics::gauge!("verdict_queue_depth").set(depth as f64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,376 @@
+//! `/v1/submissions` and the `/v1/results` feed.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, Json, Query};
+use crate::exercise::manifest::check_learner_file_name;
+use crate::grading::{TestResult, Verdict};
+use crate::store::submissions::{
+    Created, IdempotencyKey, ListFilter, NewSubmission, Status, SubmissionRecord, decode_cursor, decode_feed_cursor,
+    encode_feed_cursor,
+};
+use crate::store::tokens::{Role, check_learner_id};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// The longest a `?wait=` long poll may hold a request.
+pub const MAX_WAIT_SECS: u64 = 60;
+
+/// A submitted file: text, or `{"base64": "..."}` for binary content (a `.wasm`).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum FileContent {
+    Text(String),
+    Binary { base64: String },
+}
+
+/// The body of `POST /v1/submissions`. Unknown fields (limits, scores…) are refused.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionRequest {
+    /// The exercise slug.
+    pub exercise: String,
+    /// File name → content.
+    pub files: BTreeMap<String, FileContent>,
+    /// The learner; only integration, instructor and admin tokens may name one.
+    pub learner: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExerciseRef {
+    pub slug: String,
+    pub version: String,
+}
+
+/// A submission as the API shows it; hidden tests are stripped for learners.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubmissionView {
+    pub id: String,
+    pub exercise: ExerciseRef,
+    pub learner: String,
+    pub status: Status,
+    pub verdict: Option<Verdict>,
+    pub score: Option<f64>,
+    pub max_score: f64,
+    pub tests: Vec<TestResult>,
+    /// The compile error or infrastructure message, when there is one.
+    pub message: Option<String>,
+    pub runner: Option<String>,
+    #[schema(value_type = Object)]
+    pub runtime: Option<serde_json::Value>,
+    #[schema(value_type = Object)]
+    pub limits: Option<serde_json::Value>,
+    #[schema(value_type = Object)]
+    pub resources: Option<serde_json::Value>,
+    pub attempts: i64,
+    pub created_at: String,
+    pub completed_at: Option<String>,
+}
+
+/// Builds the view of a record for `caller`.
+pub fn view(record: SubmissionRecord, caller: &Caller) -> SubmissionView {
+    let result = record.result.unwrap_or(serde_json::Value::Null);
+    let tests: Vec<TestResult> = serde_json::from_value(result["tests"].clone()).unwrap_or_default();
+    let tests = if caller.sees_hidden_data() {
+        tests
+    } else {
+        tests.iter().map(TestResult::learner_view).collect()
+    };
+    let field = |name: &str| Some(result[name].clone()).filter(|value| !value.is_null());
+    SubmissionView {
+        id: record.id,
+        exercise: ExerciseRef {
+            slug: record.exercise_slug,
+            version: record.exercise_version,
+        },
+        learner: record.learner,
+        status: record.status,
+        verdict: record.verdict,
+        score: record.score,
+        max_score: record.max_score,
+        tests,
+        message: result["message"].as_str().map(str::to_string),
+        runner: result["runner"].as_str().map(str::to_string),
+        runtime: field("runtime"),
+        limits: field("limits"),
+        resources: field("resources"),
+        attempts: record.attempts,
+        created_at: record.created_at,
+        completed_at: record.completed_at,
+    }
+}
+
+fn decode_files(files: &BTreeMap<String, FileContent>) -> Result<BTreeMap<String, Vec<u8>>, ApiError> {
+    files
+        .iter()
+        .map(|(name, content)| {
+            check_learner_file_name(name).map_err(|problem| ApiError::unprocessable("invalid_file", problem))?;
+            let bytes = match content {
+                FileContent::Text(text) => text.clone().into_bytes(),
+                FileContent::Binary { base64 } => base64::engine::general_purpose::STANDARD
+                    .decode(base64)
+                    .map_err(|error| ApiError::unprocessable("invalid_file", format!("{name}: bad base64: {error}")))?,
+            };
+            Ok((name.clone(), bytes))
+        })
+        .collect()
+}
+
+/// Submit a solution for grading.
+#[utoipa::path(post, path = "/v1/submissions", request_body = SubmissionRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    responses((status = 202, body = SubmissionView), (status = 409), (status = 413), (status = 422), (status = 429), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(request): Json<SubmissionRequest>,
+) -> Result<Response, ApiError> {
+    let learner = match (caller.role(), request.learner.as_deref()) {
+        (Role::Learner, None) => caller.own_learner().unwrap_or_default().to_string(),
+        (Role::Learner, Some(named)) if Some(named) == caller.own_learner() => named.to_string(),
+        (Role::Learner, Some(_)) => {
+            return Err(ApiError::Forbidden("a learner token submits only for its own learner".into()));
+        }
+        (_, Some(named)) => {
+            check_learner_id(named).map_err(|problem| ApiError::unprocessable("invalid_learner", problem))?;
+            named.to_string()
+        }
+        (_, None) => return Err(ApiError::unprocessable("missing_learner", "name the `learner` this submission is for")),
+    };
+    let stored = state
+        .store
+        .current_version(&request.exercise)
+        .await?
+        .ok_or(ApiError::NotFound("exercise"))?;
+    let exercise = &stored.exercise;
+    let files = decode_files(&request.files)?;
+    if let Some(name) = files.keys().find(|name| !exercise.accepts_file(name)) {
+        return Err(ApiError::unprocessable(
+            "invalid_file",
+            format!("{name} is not a file this exercise accepts (expected {})", exercise.entrypoint),
+        ));
+    }
+    if !files.contains_key(&exercise.entrypoint) {
+        return Err(ApiError::unprocessable(
+            "missing_file",
+            format!("the submission must include {}", exercise.entrypoint),
+        ));
+    }
+    let key = match headers.get("idempotency-key") {
+        Some(value) => {
+            let key = value
+                .to_str()
+                .ok()
+                .filter(|key| !key.is_empty() && key.len() <= 255)
+                .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1-255 visible ASCII characters".into()))?;
+            Some(key.to_string())
+        }
+        None => None,
+    };
+    if let Err(retry_after_secs) = state.rate.take(&learner) {
+        return Err(ApiError::RateLimited {
+            message: format!("too many submissions for learner {learner}; retry in {retry_after_secs} s"),
+            retry_after_secs,
+        });
+    }
+    if state.store.in_flight(&learner).await? >= state.api.max_in_flight {
+        return Err(ApiError::RateLimited {
+            message: format!(
+                "learner {learner} already has {} submissions waiting; retry when one completes",
+                state.api.max_in_flight
+            ),
+            retry_after_secs: 2,
+        });
+    }
+    if state.store.queue_depth().await? >= state.api.queue_cap {
+        return Err(ApiError::QueueFull);
+    }
+    let request_hash = {
+        let canonical = serde_json::json!({"exercise": request.exercise, "learner": learner, "files": files});
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    };
+    let new = NewSubmission {
+        learner: &learner,
+        exercise_slug: &exercise.slug,
+        exercise_version: &stored.version,
+        max_score: exercise.points,
+        files: &files,
+    };
+    let idempotency = key.as_deref().map(|key| IdempotencyKey {
+        token_id: &caller.0.token_id,
+        key,
+        request_hash: &request_hash,
+    });
+    let record = match state.store.create_submission(&new, idempotency.as_ref()).await? {
+        Created::New(record) => {
+            // Committed: the 202 is durable. A failed push is retried by the outbox sweep.
+            match state.queue.push(&record.id).await {
+                Ok(()) => state.store.mark_enqueued(&record.id).await?,
+                Err(error) => tracing::warn!(error = format!("{error:#}"), "push failed; the outbox sweep will retry"),
+            }
+            record
+        }
+        Created::Replayed(record) => record,
+        Created::KeyReused => {
+            return Err(ApiError::unprocessable(
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different request body",
+            ));
+        }
+        Created::KeyInFlight => {
+            return Err(ApiError::Conflict(
+                "a request with this Idempotency-Key is still in flight; retry shortly".into(),
+            ));
+        }
+    };
+    Ok((StatusCode::ACCEPTED, axum::Json(view(record, &caller))).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct WaitQuery {
+    /// Hold the request up to this many seconds (max 60) until the submission is final.
+    pub wait: Option<u64>,
+}
+
+/// Read one submission; `?wait=` long-polls until it is final.
+#[utoipa::path(get, path = "/v1/submissions/{id}", params(("id" = String, Path), WaitQuery),
+    responses((status = 200, body = SubmissionView), (status = 404)), security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<WaitQuery>,
+) -> Result<axum::Json<SubmissionView>, ApiError> {
+    let deadline = Instant::now() + Duration::from_secs(query.wait.unwrap_or(0).min(MAX_WAIT_SECS));
+    loop {
+        let completed = state.completions.notified();
+        tokio::pin!(completed);
+        completed.as_mut().enable();
+        let record = state
+            .store
+            .submission(&id)
+            .await?
+            .filter(|record| caller.own_learner().is_none_or(|own| own == record.learner))
+            .ok_or(ApiError::NotFound("submission"))?;
+        let now = Instant::now();
+        if record.status.is_final() || now >= deadline {
+            return Ok(axum::Json(view(record, &caller)));
+        }
+        // Woken by a completion in this process; the timeout covers other processes' workers.
+        let _ = tokio::time::timeout((deadline - now).min(Duration::from_millis(250)), completed).await;
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub exercise: Option<String>,
+    pub learner: Option<String>,
+    /// queued | running | completed | failed
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    /// Page size, 1-200 (default 50).
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubmissionPage {
+    pub submissions: Vec<SubmissionView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// List submissions, newest first. Learners see only their own.
+#[utoipa::path(get, path = "/v1/submissions", params(ListQuery),
+    responses((status = 200, body = SubmissionPage)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<SubmissionPage>, ApiError> {
+    let status = query
+        .status
+        .as_deref()
+        .map(|text| Status::parse(text).ok_or_else(|| ApiError::BadRequest(format!("unknown status {text:?}"))))
+        .transpose()?;
+    if let Some(cursor) = &query.cursor
+        && decode_cursor(cursor).is_none()
+    {
+        return Err(ApiError::BadRequest("the cursor is not one this API gave out".into()));
+    }
+    let learner = match caller.own_learner() {
+        Some(own) => Some(own.to_string()),
+        None => query.learner.clone(),
+    };
+    let filter = ListFilter {
+        exercise: query.exercise.clone(),
+        learner,
+        status,
+        cursor: query.cursor.clone(),
+        limit: query.limit.unwrap_or(50).clamp(1, 200),
+    };
+    let (records, next) = state.store.list_submissions(&filter).await?;
+    Ok(axum::Json(SubmissionPage {
+        submissions: records.into_iter().map(|record| view(record, &caller)).collect(),
+        next,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FeedQuery {
+    /// The `next` cursor of the previous page; omit to start at the beginning.
+    pub after: Option<String>,
+    /// Page size, 1-500 (default 100).
+    pub limit: Option<i64>,
+    /// Hold the request up to this many seconds (max 60) until a result arrives.
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FeedPage {
+    pub results: Vec<SubmissionView>,
+    /// Pass as `after` for the next page (the same cursor when nothing new arrived).
+    pub next: String,
+}
+
+/// The results feed for LMS polling: finished submissions in completion order.
+#[utoipa::path(get, path = "/v1/results", params(FeedQuery),
+    responses((status = 200, body = FeedPage)), security(("bearer" = [])))]
+pub async fn feed(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<FeedQuery>,
+) -> Result<axum::Json<FeedPage>, ApiError> {
+    caller.require(&[Role::Integration, Role::Instructor, Role::Admin])?;
+    let after = match &query.after {
+        Some(cursor) => decode_feed_cursor(cursor)
+            .ok_or_else(|| ApiError::BadRequest("the cursor is not one this API gave out".into()))?,
+        None => 0,
+    };
+    let limit = query.limit.unwrap_or(100).clamp(1, 500);
+    let deadline = Instant::now() + Duration::from_secs(query.wait.unwrap_or(0).min(MAX_WAIT_SECS));
+    loop {
+        let completed = state.completions.notified();
+        tokio::pin!(completed);
+        completed.as_mut().enable();
+        let records = state.store.feed(after, limit).await?;
+        let now = Instant::now();
+        if !records.is_empty() || now >= deadline {
+            let next = records.last().and_then(|record| record.feed_seq).unwrap_or(after);
+            return Ok(axum::Json(FeedPage {
+                results: records.into_iter().map(|record| view(record, &caller)).collect(),
+                next: encode_feed_cursor(next),
+            }));
+        }
+        let _ = tokio::time::timeout((deadline - now).min(Duration::from_millis(250)), completed).await;
+    }
+}

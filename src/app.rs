@@ -1,0 +1,249 @@
+//! Start-up: open the store and queue, load `./exercises`, start workers and the API.
+//! `spawn` binds (port 0 in tests) and returns the address, so tests and the benchmark
+//! drive the same server a user runs.
+
+use crate::api::{self, AppState};
+use crate::config::{ApiArgs, DatabaseArgs, LimitArgs, WorkerArgs};
+use crate::exercise::package::{Package, PackageLimits};
+use crate::queue::{MAX_ATTEMPTS, Queue};
+use crate::runner::wasm::WasmRunner;
+use crate::runner::{Limits, Runner};
+use crate::store::Store;
+use crate::worker::Grader;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often the outbox is swept for submissions whose push failed.
+const OUTBOX_SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// `verdict serve` settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Folder of exercise packages loaded at start.
+    #[arg(long, env = "VERDICT_EXERCISES", default_value = "./exercises")]
+    pub exercises: PathBuf,
+    /// Run the API only; `verdict worker` processes grade.
+    #[arg(long, env = "VERDICT_NO_WORKERS")]
+    pub no_workers: bool,
+}
+
+/// The parts every process shares.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub queue: Queue,
+    pub runner: Arc<dyn Runner>,
+    pub maxima: Limits,
+    pub completions: Arc<tokio::sync::Notify>,
+}
+
+impl Services {
+    pub async fn open(database: &DatabaseArgs, limits: &LimitArgs) -> anyhow::Result<Services> {
+        let location = database.location()?;
+        let store = Store::open(&location).await?;
+        let queue = Queue::open(&location).await?;
+        let maxima = limits.maxima();
+        let runner: Arc<dyn Runner> = Arc::new(WasmRunner::new(maxima.memory_mb)?);
+        Ok(Services {
+            store,
+            queue,
+            runner,
+            maxima,
+            completions: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
+    pub fn grader(&self) -> Grader {
+        Grader {
+            store: self.store.clone(),
+            runner: self.runner.clone(),
+            maxima: self.maxima,
+            max_attempts: MAX_ATTEMPTS as i64,
+            completions: self.completions.clone(),
+        }
+    }
+
+    /// Pushes queued submissions that never reached the queue.
+    pub async fn sweep_outbox(&self) -> anyhow::Result<usize> {
+        let ids = self.store.unenqueued().await?;
+        for id in &ids {
+            self.queue.push(id).await?;
+            self.store.mark_enqueued(id).await?;
+        }
+        if !ids.is_empty() {
+            tracing::info!(count = ids.len(), "outbox: pushed submissions a crash left unqueued");
+        }
+        Ok(ids.len())
+    }
+
+    /// Starts the grading workers; they stop when `shutdown` turns true.
+    pub fn start_workers(&self, concurrency: usize, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        let monitor = self.queue.monitor(self.grader(), concurrency);
+        tokio::spawn(async move {
+            let signal = async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+                Ok(())
+            };
+            if let Err(error) = monitor.run_with_signal(signal).await {
+                tracing::error!(error = %error, "workers stopped");
+            }
+        })
+    }
+}
+
+/// Validates and stores every package under `dir`; a package whose content is already
+/// live is skipped. Returns how many packages failed.
+pub async fn load_exercises(services: &Services, dir: &Path) -> anyhow::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(dir = %dir.display(), "no exercises folder; starting with none");
+            return Ok(0);
+        }
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    let mut folders: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+        .map(|entry| entry.path())
+        .filter(|path| path.join("exercise.toml").is_file())
+        .collect();
+    folders.sort();
+    let mut failed = 0;
+    for (index, folder) in folders.iter().enumerate() {
+        let name = folder.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        tracing::info!("exercises [{}/{}] {name}", index + 1, folders.len());
+        let package = match Package::from_dir(folder, PackageLimits::default()) {
+            Ok(package) => package,
+            Err(error) => {
+                tracing::error!("exercise {name} refused: {error}");
+                failed += 1;
+                continue;
+            }
+        };
+        let current = services.store.current_version(&package.manifest.slug).await?;
+        if current.is_some_and(|current| current.version == package.content_hash()) {
+            continue;
+        }
+        match crate::exercise::validate(&package, services.runner.as_ref(), &services.maxima, &|line| {
+            tracing::info!("{line}")
+        })
+        .await
+        {
+            Ok((exercise, report)) => {
+                services.store.save_version(&package, &exercise, &report).await?;
+            }
+            Err(error) => {
+                let detail = match &error {
+                    crate::exercise::ValidationError::Failed(report) => serde_json::to_string(report)?,
+                    other => other.to_string(),
+                };
+                tracing::error!("exercise {name} refused: {detail}");
+                failed += 1;
+            }
+        }
+    }
+    Ok(failed)
+}
+
+/// A running server.
+pub struct RunningServer {
+    pub address: SocketAddr,
+    pub services: Services,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting requests, lets in-flight gradings finish, and waits.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Opens everything, loads exercises, binds, and starts serving in the background.
+pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
+    let services = Services::open(&args.database, &args.limits).await?;
+    load_exercises(&services, &args.exercises).await?;
+    let (shutdown, stop) = watch::channel(false);
+    let mut tasks = Vec::new();
+    services.sweep_outbox().await?;
+    if !args.no_workers {
+        tasks.push(services.start_workers(args.worker.concurrency(), stop.clone()));
+    }
+    tasks.push(tokio::spawn(sweep_periodically(services.clone(), stop.clone())));
+    let state = AppState {
+        store: services.store.clone(),
+        queue: services.queue.clone(),
+        runner: services.runner.clone(),
+        maxima: services.maxima,
+        api: Arc::new(args.api.clone()),
+        completions: services.completions.clone(),
+        rate: Arc::new(api::rate_limit::RateLimiter::new(args.api.rate_per_minute)),
+        metrics: crate::telemetry::metrics_handle(),
+    };
+    let listener = tokio::net::TcpListener::bind(&args.api.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.api.bind))?;
+    let address = listener.local_addr()?;
+    let router = api::router(state);
+    let mut stop_http = stop.clone();
+    tasks.push(tokio::spawn(async move {
+        let graceful = async move {
+            let _ = stop_http.wait_for(|stop| *stop).await;
+        };
+        if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(graceful).await {
+            tracing::error!(%error, "the HTTP server stopped");
+        }
+    }));
+    tracing::info!(%address, workers = !args.no_workers, "verdict is serving");
+    Ok(RunningServer {
+        address,
+        services,
+        shutdown,
+        tasks,
+    })
+}
+
+async fn sweep_periodically(services: Services, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return,
+            _ = tokio::time::sleep(OUTBOX_SWEEP_EVERY) => {
+                if let Err(error) = services.sweep_outbox().await {
+                    tracing::warn!(error = format!("{error:#}"), "outbox sweep failed");
+                }
+            }
+        }
+    }
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,221 @@
+//! `verdict bench`: drives a real server over HTTP and reports medians next to the floor
+//! (a bare in-process wasmtime run of the same module) measured in the same run.
+
+use crate::app::{self, ServeArgs};
+use crate::config::{ApiArgs, DatabaseArgs, LimitArgs, WorkerArgs};
+use crate::exercise::package::{Package, PackageLimits};
+use crate::runner::Runner;
+use crate::store::tokens::Role;
+use anyhow::Context;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// The exercise folder whose reference solution is submitted.
+    #[arg(long, default_value = "./exercises/shout")]
+    pub exercise: PathBuf,
+    /// Submissions in the throughput phase.
+    #[arg(long, default_value_t = 2000)]
+    pub submissions: usize,
+    /// Concurrent HTTP clients in the throughput phase.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Sequential submissions in the latency phase.
+    #[arg(long, default_value_t = 200)]
+    pub sequential: usize,
+    /// Idle time before the first-after-idle measurement.
+    #[arg(long, default_value_t = 120)]
+    pub idle_secs: u64,
+    /// Database: default a fresh SQLite in a temporary folder.
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// Submits once and waits for the verdict; returns submit-to-verdict time.
+async fn submit_and_wait(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let response = http
+        .post(format!("{base}/v1/submissions"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await?;
+    anyhow::ensure!(response.status() == 202, "submit answered {}", response.status());
+    let created: serde_json::Value = response.json().await?;
+    let id = created["id"].as_str().context("no id")?.to_string();
+    loop {
+        let current: serde_json::Value = http
+            .get(format!("{base}/v1/submissions/{id}?wait=30"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        match current["status"].as_str() {
+            Some("completed") => {
+                anyhow::ensure!(current["verdict"] == "accepted", "verdict {}", current["verdict"]);
+                return Ok(started.elapsed());
+            }
+            Some("failed") => anyhow::bail!("submission failed: {current}"),
+            _ => {}
+        }
+    }
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let package = Package::from_dir(&args.exercise, PackageLimits::default())
+        .map_err(|error| anyhow::anyhow!("{}: {error}", args.exercise.display()))?;
+    let solution = package.folder("solution");
+    let entrypoint = package.manifest.files.entrypoint.clone();
+    let data = tempfile::tempdir()?;
+    let exercises = tempfile::tempdir()?;
+    copy_dir(&args.exercise, &exercises.path().join(&package.manifest.slug))?;
+    let serve = ServeArgs {
+        database: DatabaseArgs {
+            data_dir: data.path().to_path_buf(),
+            database_url: args.database_url.clone(),
+        },
+        api: ApiArgs {
+            bind: "127.0.0.1:0".into(),
+            rate_per_minute: 1_000_000,
+            max_in_flight: 1_000_000,
+            queue_cap: 1_000_000,
+            max_submission_kb: 256,
+            max_package_kb: 16 * 1024,
+        },
+        worker: WorkerArgs { concurrency: None },
+        limits: LimitArgs {
+            max_cpu_ms: 10_000,
+            max_wall_ms: 20_000,
+            max_memory_mb: 512,
+            max_output_kb: 1024,
+        },
+        exercises: exercises.path().to_path_buf(),
+        no_workers: false,
+    };
+    eprintln!("bench: starting a server on a fresh database");
+    let server = app::spawn(serve).await?;
+    let base = format!("http://{}", server.address);
+    let token = server.services.store.create_token(Role::Integration, None, "bench").await?;
+    let files: serde_json::Map<String, serde_json::Value> = solution
+        .iter()
+        .map(|(name, bytes)| (name.clone(), serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned())))
+        .collect();
+    let body = |learner: usize| serde_json::json!({"exercise": package.manifest.slug, "files": files, "learner": format!("bench-{learner}")});
+
+    // Floor: the same module and cases, in process, no HTTP, queue or database.
+    let stored = server
+        .services
+        .store
+        .current_version(&package.manifest.slug)
+        .await?
+        .context("the exercise did not load")?;
+    let request = crate::exercise::run_request(&stored.exercise, solution.clone(), &server.services.maxima);
+    let runner = server.services.runner.clone();
+    runner.run(&request).await?;
+    let mut floor = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        runner.run(&request).await?;
+        floor.push(started.elapsed());
+    }
+    floor.sort();
+    let floor_p50 = percentile(&floor, 0.5);
+    eprintln!("bench: floor measured ({} cases per grading, entrypoint {entrypoint})", request.cases.len());
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    submit_and_wait(&http, &base, &token, &body(0)).await?;
+    let mut sequential = Vec::new();
+    for index in 0..args.sequential {
+        sequential.push(submit_and_wait(&http, &base, &token, &body(index)).await?);
+    }
+    sequential.sort();
+    eprintln!("bench: sequential latency measured");
+
+    let started = Instant::now();
+    let latencies = Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..args.clients {
+        let (http, base, token, latencies, next) = (http.clone(), base.clone(), token.clone(), latencies.clone(), next.clone());
+        let bodies: Vec<serde_json::Value> = (0..args.submissions).map(body).collect();
+        clients.push(tokio::spawn(async move {
+            loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(body) = bodies.get(index) else { return Ok::<(), anyhow::Error>(()) };
+                let latency = submit_and_wait(&http, &base, &token, body).await?;
+                latencies.lock().await.push(latency);
+            }
+        }));
+    }
+    for client in clients {
+        client.await??;
+    }
+    let elapsed = started.elapsed();
+    let mut loaded = latencies.lock().await.clone();
+    loaded.sort();
+    let throughput = loaded.len() as f64 / elapsed.as_secs_f64();
+    eprintln!("bench: throughput measured; idling {} s", args.idle_secs);
+
+    tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
+    let after_idle = submit_and_wait(&http, &base, &token, &body(usize::MAX / 2)).await?;
+    let idle_p50 = percentile(&sequential, 0.5);
+
+    println!("## verdict bench ({})", package.manifest.slug);
+    println!();
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| floor: in-process wasmtime run of the reference, p50 | {} |", ms(floor_p50));
+    println!("| idle submit-to-verdict p50 ({} sequential) | {} |", args.sequential, ms(idle_p50));
+    println!("| idle submit-to-verdict p99 | {} |", ms(percentile(&sequential, 0.99)));
+    println!("| idle p50 / floor p50 | {:.1}× |", idle_p50.as_secs_f64() / floor_p50.as_secs_f64().max(1e-9));
+    println!(
+        "| throughput ({} submissions, {} clients) | {:.0} gradings/s |",
+        loaded.len(),
+        args.clients,
+        throughput
+    );
+    println!("| loaded submit-to-verdict p50 | {} |", ms(percentile(&loaded, 0.5)));
+    println!("| loaded submit-to-verdict p99 | {} |", ms(percentile(&loaded, 0.99)));
+    println!("| first submission after {} s idle | {} |", args.idle_secs, ms(after_idle));
+    println!(
+        "| first-after-idle / idle p50 | {:.2}× |",
+        after_idle.as_secs_f64() / idle_p50.as_secs_f64().max(1e-9)
+    );
+    server.stop().await;
+    Ok(())
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}

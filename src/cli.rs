@@ -1,0 +1,290 @@
+//! The `verdict` command line.
+
+use crate::app::{self, ServeArgs, Services};
+use crate::config::{DatabaseArgs, LimitArgs, WorkerArgs};
+use crate::exercise::package::{Package, PackageLimits};
+use crate::store::Store;
+use crate::store::tokens::Role;
+use anyhow::Context;
+use base64::Engine as _;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "verdict", version, about = "Automated grading of code exercises", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API and the grading workers in one process (the embedded default).
+    Serve(Box<ServeArgs>),
+    /// Run grading workers only.
+    Worker {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        worker: WorkerArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Create or update the database schema and the queue tables.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Check and publish exercise packages.
+    #[command(subcommand)]
+    Exercise(ExerciseCommand),
+    /// Submit files for grading and (with --wait) print the verdict.
+    Submit {
+        /// The exercise slug.
+        slug: String,
+        /// The files to submit (their base names are used).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Submit for this learner (integration and instructor tokens).
+        #[arg(long)]
+        learner: Option<String>,
+        /// Wait for the verdict.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Measure throughput and latency against a real server (see docs/BENCHMARKS.md).
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed alone on the last line of stdout.
+    Create {
+        #[arg(long, value_enum)]
+        role: Role,
+        /// The learner a learner token is bound to.
+        #[arg(long)]
+        learner: Option<String>,
+        /// A label for the token.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExerciseCommand {
+    /// Check a package folder and run its reference solution and starter.
+    Validate {
+        dir: PathBuf,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Upload a package folder to a server.
+    Push {
+        dir: PathBuf,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// The verdict server.
+    #[arg(long, env = "VERDICT_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// An API token.
+    #[arg(long, env = "VERDICT_TOKEN", hide_env_values = true)]
+    pub token: String,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Serve(args) => {
+            let server = app::spawn(*args).await?;
+            eprintln!("verdict is serving on http://{}", server.address);
+            app::shutdown_signal().await;
+            eprintln!("stopping: finishing gradings in flight");
+            server.stop().await;
+            Ok(0)
+        }
+        Command::Worker {
+            database,
+            worker,
+            limits,
+        } => {
+            let services = Services::open(&database, &limits).await?;
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let workers = services.start_workers(worker.concurrency(), stopped);
+            eprintln!("verdict worker: grading with concurrency {}", worker.concurrency());
+            app::shutdown_signal().await;
+            let _ = stop.send(true);
+            let _ = workers.await;
+            Ok(0)
+        }
+        Command::Migrate { database } => {
+            let location = database.location()?;
+            Store::open(&location).await?;
+            crate::queue::Queue::open(&location).await?;
+            eprintln!("the database and queue schema are up to date");
+            Ok(0)
+        }
+        Command::Token(TokenCommand::Create {
+            role,
+            learner,
+            name,
+            database,
+        }) => {
+            let store = Store::open(&database.location()?).await?;
+            let token = store.create_token(role, learner.as_deref(), &name).await?;
+            eprintln!("created a {} token; it is shown once, store it now", role.as_str());
+            println!("{token}");
+            Ok(0)
+        }
+        Command::Exercise(ExerciseCommand::Validate { dir, limits }) => validate(&dir, &limits).await,
+        Command::Exercise(ExerciseCommand::Push { dir, client }) => push(&dir, &client).await,
+        Command::Submit {
+            slug,
+            files,
+            client,
+            learner,
+            wait,
+        } => submit(&slug, &files, &client, learner.as_deref(), wait).await,
+        Command::Bench(args) => crate::bench::run(args).await.map(|()| 0),
+    }
+}
+
+async fn validate(dir: &std::path::Path, limits: &LimitArgs) -> anyhow::Result<i32> {
+    eprintln!("reading {}", dir.display());
+    let package = Package::from_dir(dir, PackageLimits::default())
+        .map_err(|error| anyhow::anyhow!("{}: {error}", dir.display()))?;
+    let runner = crate::runner::wasm::WasmRunner::new(limits.max_memory_mb)?;
+    let progress = |line: &str| eprintln!("{line}");
+    match crate::exercise::validate(&package, &runner, &limits.maxima(), &progress).await {
+        Ok((exercise, report)) => {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            eprintln!("{}: valid, version {}, {} tests", exercise.slug, report.version, exercise.tests.len());
+            Ok(0)
+        }
+        Err(crate::exercise::ValidationError::Failed(report)) => {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            eprintln!("{}: INVALID; fix the problems listed above", report.slug);
+            Ok(1)
+        }
+        Err(error) => {
+            eprintln!("{}: {error}", dir.display());
+            Ok(1)
+        }
+    }
+}
+
+/// Packs a folder as tar.gz in memory (links are refused while reading it).
+fn pack(dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let package = Package::from_dir(dir, PackageLimits::default())
+        .map_err(|error| anyhow::anyhow!("{}: {error}", dir.display()))?;
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut builder = tar::Builder::new(encoder);
+    for (path, content) in &package.files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, path, content.as_slice())?;
+    }
+    Ok(builder.into_inner()?.finish()?)
+}
+
+async fn push(dir: &std::path::Path, client: &ClientArgs) -> anyhow::Result<i32> {
+    let body = pack(dir)?;
+    eprintln!("uploading {} ({} bytes); the server runs the reference and starter first", dir.display(), body.len());
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/exercises", client.server.trim_end_matches('/')))
+        .bearer_auth(&client.token)
+        .header("content-type", "application/gzip")
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {}", client.server))?;
+    let status = response.status();
+    let text = response.text().await?;
+    println!("{text}");
+    if status.is_success() {
+        eprintln!("published ({status})");
+        Ok(0)
+    } else {
+        eprintln!("refused ({status})");
+        Ok(1)
+    }
+}
+
+async fn submit(
+    slug: &str,
+    paths: &[PathBuf],
+    client: &ClientArgs,
+    learner: Option<&str>,
+    wait: bool,
+) -> anyhow::Result<i32> {
+    let mut files = serde_json::Map::new();
+    for path in paths {
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .with_context(|| format!("{} has no usable file name", path.display()))?;
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let content = match String::from_utf8(bytes) {
+            Ok(text) => serde_json::Value::String(text),
+            Err(error) => serde_json::json!({"base64": base64::engine::general_purpose::STANDARD.encode(error.into_bytes())}),
+        };
+        files.insert(name.to_string(), content);
+    }
+    let mut body = serde_json::json!({"exercise": slug, "files": files});
+    if let Some(learner) = learner {
+        body["learner"] = serde_json::Value::String(learner.to_string());
+    }
+    let http = reqwest::Client::new();
+    let base = client.server.trim_end_matches('/');
+    let response = http
+        .post(format!("{base}/v1/submissions"))
+        .bearer_auth(&client.token)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {base}"))?;
+    let status = response.status();
+    let mut submission: serde_json::Value = response.json().await?;
+    if !status.is_success() {
+        println!("{submission}");
+        eprintln!("refused ({status})");
+        return Ok(1);
+    }
+    let id = submission["id"].as_str().unwrap_or_default().to_string();
+    eprintln!("submitted {id}");
+    while wait && !matches!(submission["status"].as_str(), Some("completed" | "failed")) {
+        eprintln!("status: {}", submission["status"].as_str().unwrap_or("?"));
+        submission = http
+            .get(format!("{base}/v1/submissions/{id}?wait=30"))
+            .bearer_auth(&client.token)
+            .timeout(Duration::from_secs(45))
+            .send()
+            .await?
+            .json()
+            .await?;
+    }
+    println!("{}", serde_json::to_string_pretty(&submission)?);
+    if wait {
+        eprintln!(
+            "verdict: {} ({} / {})",
+            submission["verdict"].as_str().unwrap_or("?"),
+            submission["score"],
+            submission["max_score"]
+        );
+    }
+    Ok(0)
+}

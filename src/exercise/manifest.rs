@@ -1,0 +1,363 @@
+//! `exercise.toml`: the typed manifest of an exercise package.
+//!
+//! Parsing is strict (`deny_unknown_fields`), so a typo is an error that names the field
+//! instead of a silently ignored setting. Semantic checks (`Manifest::check`) name the
+//! field and the problem too.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A manifest or package problem, phrased for the instructor who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct ManifestError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl ManifestError {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Hero,
+    Commando,
+    Titan,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Python,
+    Javascript,
+    Wasm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Io,
+    Function,
+    Sql,
+    Suite,
+    Http,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RunnerKind {
+    Wasm,
+    Docker,
+}
+
+impl fmt::Display for RunnerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunnerKind::Wasm => "wasm",
+            RunnerKind::Docker => "docker",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    #[default]
+    Visible,
+    Hidden,
+}
+
+/// How an io test's stdout is compared with the expected output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Compare {
+    Exact,
+    #[default]
+    Trim,
+    Tokens,
+    Float,
+    Regex,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesSpec {
+    /// The file the learner must submit.
+    pub entrypoint: String,
+    /// Further file names a submission may carry.
+    #[serde(default)]
+    pub extra: Vec<String>,
+}
+
+/// Limits as written in a manifest; every field optional.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    pub cpu_ms: Option<u64>,
+    pub wall_ms: Option<u64>,
+    pub memory_mb: Option<u64>,
+    pub output_kb: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionSpec {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlSpec {
+    pub schema: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteSpec {
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSpec {
+    pub command: Vec<String>,
+    pub port: u16,
+    pub ready_path: Option<String>,
+}
+
+fn default_weight() -> f64 {
+    1.0
+}
+
+/// One `[[tests]]` entry. Kind-specific fields are optional here and required by `check`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    pub name: String,
+    #[serde(default = "default_weight")]
+    pub weight: f64,
+    #[serde(default)]
+    pub visibility: Visibility,
+    // kind = "io"
+    pub stdin: Option<String>,
+    /// Path of a file under `tests/` holding the stdin (large cases).
+    pub stdin_file: Option<String>,
+    pub expected_stdout: Option<String>,
+    pub expected_stdout_file: Option<String>,
+    #[serde(default)]
+    pub compare: Compare,
+    pub tolerance: Option<f64>,
+    /// The pattern for `compare = "regex"` (the whole stdout must match).
+    pub pattern: Option<String>,
+    // kind = "function"
+    pub args: Option<Vec<serde_json::Value>>,
+    pub expected: Option<serde_json::Value>,
+    // kind = "sql"
+    pub seed: Option<String>,
+    pub ordered: Option<bool>,
+    pub expected_rows: Option<Vec<Vec<serde_json::Value>>>,
+    // kind = "http"
+    pub request: Option<serde_json::Value>,
+    pub expect: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub slug: String,
+    pub title: String,
+    pub tier: Tier,
+    pub points: f64,
+    pub language: Language,
+    pub kind: Kind,
+    pub runner: Option<RunnerKind>,
+    pub files: FilesSpec,
+    #[serde(default)]
+    pub limits: LimitsSpec,
+    pub function: Option<FunctionSpec>,
+    pub sql: Option<SqlSpec>,
+    pub suite: Option<SuiteSpec>,
+    pub http: Option<HttpSpec>,
+    #[serde(default)]
+    pub tests: Vec<TestSpec>,
+}
+
+impl Manifest {
+    /// Parses `exercise.toml` text; the error names the field and the line.
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|error| {
+            ManifestError::new("exercise.toml", error.to_string().trim_end().to_string())
+        })?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    /// The runner that grades this exercise: the manifest's choice, else wasm.
+    pub fn runner(&self) -> RunnerKind {
+        self.runner.unwrap_or(match self.kind {
+            Kind::Http => RunnerKind::Docker,
+            _ => RunnerKind::Wasm,
+        })
+    }
+
+    /// Every file name a submission may carry.
+    pub fn accepted_files(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.files.entrypoint.as_str()).chain(self.files.extra.iter().map(String::as_str))
+    }
+
+    /// Semantic checks that serde cannot express.
+    pub fn check(&self) -> Result<(), ManifestError> {
+        let slug_ok = !self.slug.is_empty()
+            && self.slug.len() <= 64
+            && self
+                .slug
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !slug_ok {
+            return Err(ManifestError::new(
+                "slug",
+                format!("must match [a-z0-9-]+ and be at most 64 characters, got {:?}", self.slug),
+            ));
+        }
+        if self.title.trim().is_empty() {
+            return Err(ManifestError::new("title", "must not be empty"));
+        }
+        if !(self.points.is_finite() && self.points > 0.0) {
+            return Err(ManifestError::new("points", "must be a positive number"));
+        }
+        for name in self.accepted_files() {
+            check_learner_file_name(name).map_err(|problem| ManifestError::new("files", problem))?;
+        }
+        if self.tests.is_empty() {
+            return Err(ManifestError::new("tests", "at least one [[tests]] entry is required"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (index, test) in self.tests.iter().enumerate() {
+            let field = |name: &str| format!("tests[{index}].{name}");
+            if test.name.trim().is_empty() {
+                return Err(ManifestError::new(field("name"), "must not be empty"));
+            }
+            if !seen.insert(test.name.as_str()) {
+                return Err(ManifestError::new(field("name"), format!("duplicate test name {:?}", test.name)));
+            }
+            if !(test.weight.is_finite() && test.weight >= 0.0) {
+                return Err(ManifestError::new(field("weight"), "must be a number >= 0"));
+            }
+            if self.kind == Kind::Io {
+                if test.stdin.is_some() && test.stdin_file.is_some() {
+                    return Err(ManifestError::new(field("stdin"), "give stdin or stdin_file, not both"));
+                }
+                if test.expected_stdout.is_some() && test.expected_stdout_file.is_some() {
+                    return Err(ManifestError::new(
+                        field("expected_stdout"),
+                        "give expected_stdout or expected_stdout_file, not both",
+                    ));
+                }
+                match test.compare {
+                    Compare::Float if test.tolerance.is_none_or(|t| !(t.is_finite() && t >= 0.0)) => {
+                        return Err(ManifestError::new(
+                            field("tolerance"),
+                            "compare = \"float\" needs a tolerance >= 0",
+                        ));
+                    }
+                    Compare::Regex => {
+                        let pattern = test.pattern.as_deref().ok_or_else(|| {
+                            ManifestError::new(field("pattern"), "compare = \"regex\" needs a pattern")
+                        })?;
+                        regex::Regex::new(pattern)
+                            .map_err(|error| ManifestError::new(field("pattern"), error.to_string()))?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let weights: f64 = self.tests.iter().map(|t| t.weight).sum();
+        if weights <= 0.0 {
+            return Err(ManifestError::new("tests", "the weights must add up to more than 0"));
+        }
+        Ok(())
+    }
+}
+
+/// A learner file name is one plain path component: no folders, no dot files.
+pub fn check_learner_file_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid file name (letters, digits, '.', '_' and '-' only, not starting with '.')"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+slug = "shout"
+title = "Shout"
+tier = "hero"
+points = 10
+language = "wasm"
+kind = "io"
+[files]
+entrypoint = "shout.wat"
+[[tests]]
+name = "one"
+stdin = "a"
+"#;
+
+    #[test]
+    fn minimal_manifest_parses_with_defaults() {
+        let manifest = Manifest::parse(MINIMAL).unwrap();
+        assert_eq!(manifest.runner(), RunnerKind::Wasm);
+        assert_eq!(manifest.tests[0].weight, 1.0);
+        assert_eq!(manifest.tests[0].visibility, Visibility::Visible);
+        assert_eq!(manifest.tests[0].compare, Compare::Trim);
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let error = Manifest::parse(&MINIMAL.replace("tier =", "tire =")).unwrap_err();
+        assert!(error.problem.contains("tire"), "{error}");
+    }
+
+    #[test]
+    fn bad_enum_value_is_named() {
+        let error = Manifest::parse(&MINIMAL.replace("\"hero\"", "\"god\"")).unwrap_err();
+        assert!(error.problem.contains("god") && error.problem.contains("tier"), "{error}");
+    }
+
+    #[test]
+    fn bad_slug_names_the_field() {
+        let error = Manifest::parse(&MINIMAL.replace("\"shout\"", "\"Shout!\"")).unwrap_err();
+        assert_eq!(error.field, "slug");
+    }
+
+    #[test]
+    fn float_compare_needs_tolerance() {
+        let error = Manifest::parse(&format!("{MINIMAL}compare = \"float\"\n")).unwrap_err();
+        assert_eq!(error.field, "tests[0].tolerance");
+    }
+
+    #[test]
+    fn entrypoint_must_be_a_plain_name() {
+        let error = Manifest::parse(&MINIMAL.replace("shout.wat", "../x.wat")).unwrap_err();
+        assert_eq!(error.field, "files");
+    }
+}

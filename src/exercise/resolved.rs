@@ -1,0 +1,51 @@
+//! The stored form of an exercise version: the manifest with every test made concrete
+//! (case files inlined, expected values computed from the reference solution).
+
+use super::manifest::{Compare, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility};
+use serde::{Deserialize, Serialize};
+
+/// A test with its input and expected output in hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedTest {
+    pub name: String,
+    pub weight: f64,
+    pub visibility: Visibility,
+    pub stdin: String,
+    pub expected_stdout: Option<String>,
+    pub compare: Compare,
+    pub tolerance: Option<f64>,
+    pub pattern: Option<String>,
+}
+
+impl ResolvedTest {
+    /// The expectation as shown to a learner for a visible test.
+    pub fn expected_display(&self) -> Option<serde_json::Value> {
+        match self.compare {
+            Compare::Regex => self.pattern.clone().map(serde_json::Value::String),
+            _ => self.expected_stdout.clone().map(serde_json::Value::String),
+        }
+    }
+}
+
+/// Everything the grader needs about one exercise version, stored as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedExercise {
+    pub slug: String,
+    pub title: String,
+    pub tier: Tier,
+    pub points: f64,
+    pub language: Language,
+    pub kind: Kind,
+    pub runner: RunnerKind,
+    pub entrypoint: String,
+    pub extra_files: Vec<String>,
+    pub limits: LimitsSpec,
+    pub tests: Vec<ResolvedTest>,
+}
+
+impl ResolvedExercise {
+    /// Whether `name` may be part of a submission.
+    pub fn accepts_file(&self, name: &str) -> bool {
+        name == self.entrypoint || self.extra_files.iter().any(|extra| extra == name)
+    }
+}

@@ -1,0 +1,342 @@
+//! Trusted, host-side grading: observations in, per-test results and a verdict out.
+//!
+//! Expected values live only here and in the store; the sandbox never sees them.
+
+use crate::exercise::manifest::{Compare, Visibility};
+use crate::exercise::resolved::ResolvedTest;
+use crate::runner::{CaseObservation, CaseOutcome, RunReport};
+use serde::{Deserialize, Serialize};
+
+/// The cap on the message and output text kept per test.
+pub const MESSAGE_CAP: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Accepted,
+    Partial,
+    WrongAnswer,
+    CompileError,
+    RuntimeError,
+    TimeLimit,
+    MemoryLimit,
+    OutputLimit,
+    /// Infrastructure failure after every attempt; never charged to the learner.
+    InternalError,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Accepted => "accepted",
+            Verdict::Partial => "partial",
+            Verdict::WrongAnswer => "wrong_answer",
+            Verdict::CompileError => "compile_error",
+            Verdict::RuntimeError => "runtime_error",
+            Verdict::TimeLimit => "time_limit",
+            Verdict::MemoryLimit => "memory_limit",
+            Verdict::OutputLimit => "output_limit",
+            Verdict::InternalError => "internal_error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TestStatus {
+    Passed,
+    Failed,
+    Error,
+    TimeLimit,
+    MemoryLimit,
+    OutputLimit,
+    Skipped,
+}
+
+/// One test's result, as stored. `learner_view` removes hidden data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TestResult {
+    pub name: String,
+    pub status: TestStatus,
+    pub score: f64,
+    pub max_score: f64,
+    pub visibility: Visibility,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<serde_json::Value>,
+}
+
+impl TestResult {
+    /// What a learner may see: hidden tests keep only their name, status and score.
+    pub fn learner_view(&self) -> TestResult {
+        match self.visibility {
+            Visibility::Visible => self.clone(),
+            Visibility::Hidden => TestResult {
+                message: None,
+                output: None,
+                expected: None,
+                actual: None,
+                ..self.clone()
+            },
+        }
+    }
+}
+
+/// The outcome of grading one submission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grade {
+    pub verdict: Verdict,
+    pub score: f64,
+    pub max_score: f64,
+    pub tests: Vec<TestResult>,
+    /// The compile error, when there is one (shown: it is about the learner's own code).
+    pub message: Option<String>,
+}
+
+/// Caps text at `MESSAGE_CAP` bytes on a character boundary.
+pub fn cap_text(text: &str) -> String {
+    if text.len() <= MESSAGE_CAP {
+        return text.to_string();
+    }
+    let mut end = MESSAGE_CAP;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… [truncated]", &text[..end])
+}
+
+/// Grades an io run: compares each case's stdout with its expected output.
+pub fn grade_io(tests: &[ResolvedTest], report: &RunReport, points: f64) -> Grade {
+    let total_weight: f64 = tests.iter().map(|t| t.weight).sum();
+    let scale = if total_weight > 0.0 { points / total_weight } else { 0.0 };
+    let observations = match report {
+        RunReport::CompileError { message } => {
+            let tests = tests
+                .iter()
+                .map(|test| TestResult {
+                    name: test.name.clone(),
+                    status: TestStatus::Skipped,
+                    score: 0.0,
+                    max_score: test.weight * scale,
+                    visibility: test.visibility,
+                    duration_ms: 0,
+                    message: None,
+                    output: None,
+                    expected: None,
+                    actual: None,
+                })
+                .collect();
+            return Grade {
+                verdict: Verdict::CompileError,
+                score: 0.0,
+                max_score: points,
+                tests,
+                message: Some(cap_text(message)),
+            };
+        }
+        RunReport::Cases(observations) => observations,
+    };
+    let results: Vec<TestResult> = tests
+        .iter()
+        .zip(observations)
+        .map(|(test, observation)| grade_case(test, observation, test.weight * scale))
+        .collect();
+    let score: f64 = results.iter().map(|r| r.score).sum();
+    let verdict = choose_verdict(&results, score);
+    Grade {
+        verdict,
+        score,
+        max_score: points,
+        tests: results,
+        message: None,
+    }
+}
+
+/// PRODUCT.md's rule: all passed → accepted; else the first limit or error in manifest
+/// order names the verdict; else partial when the score is above 0, wrong_answer if not.
+pub fn choose_verdict(results: &[TestResult], score: f64) -> Verdict {
+    if !results.is_empty() && results.iter().all(|r| r.status == TestStatus::Passed) {
+        return Verdict::Accepted;
+    }
+    for result in results {
+        match result.status {
+            TestStatus::TimeLimit => return Verdict::TimeLimit,
+            TestStatus::MemoryLimit => return Verdict::MemoryLimit,
+            TestStatus::OutputLimit => return Verdict::OutputLimit,
+            TestStatus::Error => return Verdict::RuntimeError,
+            _ => {}
+        }
+    }
+    if score > 0.0 { Verdict::Partial } else { Verdict::WrongAnswer }
+}
+
+fn grade_case(test: &ResolvedTest, observation: &CaseObservation, max_score: f64) -> TestResult {
+    let stdout = String::from_utf8_lossy(&observation.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&observation.stderr).into_owned();
+    let (status, message) = match &observation.outcome {
+        CaseOutcome::Exited { code: 0 } => match compare(test, &stdout) {
+            Ok(()) => (TestStatus::Passed, None),
+            Err(why) => (TestStatus::Failed, Some(why)),
+        },
+        CaseOutcome::Exited { code } => (TestStatus::Error, Some(format!("the program exited with code {code}"))),
+        CaseOutcome::TimeLimit => (TestStatus::TimeLimit, Some("time limit exceeded".to_string())),
+        CaseOutcome::MemoryLimit => (TestStatus::MemoryLimit, Some("memory limit exceeded".to_string())),
+        CaseOutcome::OutputLimit => (TestStatus::OutputLimit, Some("output limit exceeded".to_string())),
+        CaseOutcome::RuntimeError { message } => (TestStatus::Error, Some(message.clone())),
+    };
+    let message = match (message, stderr.is_empty()) {
+        (Some(message), false) => Some(format!("{message}\n--- stderr ---\n{stderr}")),
+        (Some(message), true) => Some(message),
+        (None, _) => None,
+    };
+    TestResult {
+        name: test.name.clone(),
+        status,
+        score: if status == TestStatus::Passed { max_score } else { 0.0 },
+        max_score,
+        visibility: test.visibility,
+        duration_ms: observation.duration.as_millis() as u64,
+        message: message.map(|m| cap_text(&m)),
+        output: Some(cap_text(&stdout)),
+        expected: test.expected_display(),
+        actual: Some(serde_json::Value::String(cap_text(&stdout))),
+    }
+}
+
+/// Compares stdout with a test's expectation; `Err` says how it differs.
+pub fn compare(test: &ResolvedTest, actual: &str) -> Result<(), String> {
+    let expected = test.expected_stdout.as_deref().unwrap_or_default();
+    match test.compare {
+        Compare::Exact => equal_or(actual == expected, "the output differs from the expected output"),
+        Compare::Trim => equal_or(
+            trim_lines(actual) == trim_lines(expected),
+            "the output differs from the expected output (trailing whitespace ignored)",
+        ),
+        Compare::Tokens => equal_or(
+            actual.split_whitespace().eq(expected.split_whitespace()),
+            "the output's tokens differ from the expected tokens",
+        ),
+        Compare::Float => compare_floats(expected, actual, test.tolerance.unwrap_or(0.0)),
+        Compare::Regex => {
+            let pattern = test.pattern.as_deref().unwrap_or_default();
+            let anchored = format!("^(?:{pattern})$");
+            match regex::Regex::new(&anchored) {
+                Ok(re) => equal_or(re.is_match(actual.trim_end()), "the output does not match the expected pattern"),
+                Err(error) => Err(format!("the test's pattern is invalid: {error}")),
+            }
+        }
+    }
+}
+
+fn equal_or(equal: bool, why: &str) -> Result<(), String> {
+    if equal { Ok(()) } else { Err(why.to_string()) }
+}
+
+/// Removes trailing whitespace on each line and trailing blank lines.
+fn trim_lines(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    lines.join("\n").trim_end_matches('\n').to_string()
+}
+
+/// Token-wise comparison where numeric tokens may differ by `tolerance`.
+fn compare_floats(expected: &str, actual: &str, tolerance: f64) -> Result<(), String> {
+    let expected: Vec<&str> = expected.split_whitespace().collect();
+    let actual: Vec<&str> = actual.split_whitespace().collect();
+    if expected.len() != actual.len() {
+        return Err(format!("expected {} values, got {}", expected.len(), actual.len()));
+    }
+    for (index, (want, got)) in expected.iter().zip(&actual).enumerate() {
+        match (want.parse::<f64>(), got.parse::<f64>()) {
+            (Ok(want_number), Ok(got_number)) => {
+                let close = (want_number - got_number).abs() <= tolerance
+                    || (want_number.is_nan() && got_number.is_nan());
+                if !close {
+                    return Err(format!("value {}: expected {want}, got {got} (tolerance {tolerance})", index + 1));
+                }
+            }
+            _ if want == got => {}
+            _ => return Err(format!("value {}: expected {want}, got {got}", index + 1)),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io_test(expected: &str, compare: Compare) -> ResolvedTest {
+        ResolvedTest {
+            name: "t".into(),
+            weight: 1.0,
+            visibility: Visibility::Visible,
+            stdin: String::new(),
+            expected_stdout: Some(expected.into()),
+            compare,
+            tolerance: Some(1e-6),
+            pattern: Some("h.llo\\s+w.*".into()),
+        }
+    }
+
+    #[test]
+    fn comparators_follow_the_product_contract() {
+        assert!(compare(&io_test("a\nb\n", Compare::Exact), "a\nb\n").is_ok());
+        assert!(compare(&io_test("a\nb\n", Compare::Exact), "a \nb\n").is_err());
+        assert!(compare(&io_test("a\nb\n", Compare::Trim), "a  \nb\n\n").is_ok());
+        assert!(compare(&io_test("a\nb", Compare::Trim), " a\nb").is_err());
+        assert!(compare(&io_test("1 2\n3", Compare::Tokens), "1\n2 3 ").is_ok());
+        assert!(compare(&io_test("0.3333333", Compare::Float), "0.33333334").is_ok());
+        assert!(compare(&io_test("0.33", Compare::Float), "0.34").is_err());
+        assert!(compare(&io_test("", Compare::Regex), "hello world\n").is_ok());
+        assert!(compare(&io_test("", Compare::Regex), "say hello world").is_err());
+    }
+
+    fn result(status: TestStatus, score: f64) -> TestResult {
+        TestResult {
+            name: "t".into(),
+            status,
+            score,
+            max_score: 1.0,
+            visibility: Visibility::Visible,
+            duration_ms: 0,
+            message: None,
+            output: None,
+            expected: None,
+            actual: None,
+        }
+    }
+
+    #[test]
+    fn first_limit_in_manifest_order_names_the_verdict() {
+        let results = [
+            result(TestStatus::Passed, 1.0),
+            result(TestStatus::Failed, 0.0),
+            result(TestStatus::MemoryLimit, 0.0),
+            result(TestStatus::TimeLimit, 0.0),
+        ];
+        assert_eq!(choose_verdict(&results, 1.0), Verdict::MemoryLimit);
+        assert_eq!(
+            choose_verdict(&[result(TestStatus::Passed, 1.0), result(TestStatus::Failed, 0.0)], 1.0),
+            Verdict::Partial
+        );
+        assert_eq!(choose_verdict(&[result(TestStatus::Failed, 0.0)], 0.0), Verdict::WrongAnswer);
+        assert_eq!(choose_verdict(&[result(TestStatus::Passed, 1.0)], 1.0), Verdict::Accepted);
+    }
+
+    #[test]
+    fn hidden_tests_lose_their_data_in_the_learner_view() {
+        let mut hidden = result(TestStatus::Failed, 0.0);
+        hidden.visibility = Visibility::Hidden;
+        hidden.message = Some("secret".into());
+        hidden.expected = Some(serde_json::json!("secret"));
+        let view = hidden.learner_view();
+        assert_eq!((view.message, view.expected, view.output, view.actual), (None, None, None, None));
+        assert_eq!(view.status, TestStatus::Failed);
+    }
+}

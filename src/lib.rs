@@ -1,0 +1,23 @@
+//! verdict: an automated grading service for code exercises.
+//!
+//! - `api`: the HTTP API (axum), its auth and its one error shape.
+//! - `app`: start-up; wires the store, queue, runner, workers and API together.
+//! - `exercise`: packages, manifests and the checks a version passes before it goes live.
+//! - `grading`: host-side comparison and verdicts.
+//! - `queue`: the apalis queue (SQLite or Postgres).
+//! - `runner`: the sandbox contract and the wasmtime runner.
+//! - `store`: the database (SQLite or Postgres through one `AnyPool`).
+//! - `worker`: grading one submission, fenced and idempotent.
+
+pub mod api;
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod exercise;
+pub mod grading;
+pub mod queue;
+pub mod runner;
+pub mod store;
+pub mod telemetry;
+pub mod worker;

@@ -1,0 +1,177 @@
+//! The grading queue: apalis on SQLite (a second file, `queue.db`) or Postgres.
+//!
+//! A job carries only a submission id. Fetching is event-driven (an SQLite update hook on
+//! the pool that pushes, Postgres LISTEN/NOTIFY), with a short interval poll as the
+//! fallback for pushes from other processes. The submissions table is the outbox: a
+//! submission is committed first and pushed second, and `sweep_outbox` pushes whatever
+//! a crash left unpushed. Duplicate jobs are harmless because grading is fenced.
+
+use crate::store::{Backend, DatabaseLocation};
+use anyhow::Context;
+use apalis::prelude::*;
+use apalis_postgres::{PgPool, PostgresStorage};
+use apalis_sqlite::SqliteStorage;
+use futures::channel::mpsc;
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteOperation, SqlitePoolOptions, SqliteSynchronous};
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+/// The apalis queue name; fixed so that renaming the Rust type never orphans jobs.
+pub const QUEUE_NAME: &str = "verdict-grading";
+/// Deliveries of one job before it is given up as `internal_error`.
+pub const MAX_ATTEMPTS: usize = 3;
+/// Worker liveness: a worker silent for `HEARTBEAT × MISSED_HEARTBEATS` is dead and
+/// its jobs are re-delivered.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+const MISSED_HEARTBEATS: u32 = 3;
+/// Fallback poll for jobs pushed by another process.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The one job type: grade this submission.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GradingJob {
+    pub submission_id: String,
+}
+
+/// Wakes a worker when a job row is inserted through this process's queue pool.
+#[derive(Clone)]
+pub struct InsertWake(Arc<Mutex<mpsc::UnboundedReceiver<()>>>);
+
+impl Stream for InsertWake {
+    type Item = ();
+    fn poll_next(self: Pin<&mut Self>, context: &mut TaskContext<'_>) -> Poll<Option<()>> {
+        self.0.lock().expect("wake receiver").poll_next_unpin(context)
+    }
+}
+
+/// The queue of one process: where jobs are pushed and fetched.
+#[derive(Clone)]
+pub enum Queue {
+    Sqlite {
+        storage: SqliteStorage<GradingJob>,
+        wake: InsertWake,
+    },
+    Postgres {
+        storage: PostgresStorage<GradingJob>,
+    },
+}
+
+fn sqlite_config() -> apalis_sqlite::Config {
+    apalis_sqlite::Config::default()
+        .queue(QUEUE_NAME)
+        .heartbeat_interval(HEARTBEAT)
+        .missed_heartbeats(MISSED_HEARTBEATS as usize)
+}
+
+fn postgres_config() -> apalis_postgres::Config {
+    apalis_postgres::Config::default()
+        .queue(QUEUE_NAME)
+        .heartbeat_interval(HEARTBEAT)
+        .missed_heartbeats(MISSED_HEARTBEATS as usize)
+}
+
+impl Queue {
+    /// Connects to the queue and creates its tables.
+    pub async fn open(location: &DatabaseLocation) -> anyhow::Result<Queue> {
+        match location.backend {
+            Backend::Sqlite => {
+                let (sender, receiver) = mpsc::unbounded::<()>();
+                // Our own pool instead of apalis's `setup()`: it would switch connections to
+                // synchronous=OFF, and a queued job must survive power loss like its submission.
+                let options = SqliteConnectOptions::from_str(&location.queue_url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(move |connection, _| {
+                        let sender = sender.clone();
+                        Box::pin(async move {
+                            let mut handle = connection.lock_handle().await?;
+                            handle.set_update_hook(move |event| {
+                                if event.operation == SqliteOperation::Insert && event.table == "Jobs" {
+                                    let _ = sender.unbounded_send(());
+                                }
+                            });
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await
+                    .context("cannot open the SQLite queue")?;
+                SqliteStorage::<GradingJob>::migrations()
+                    .run(&pool)
+                    .await
+                    .context("queue migration failed")?;
+                let storage = SqliteStorage::<GradingJob>::new(&pool).with_config(sqlite_config());
+                Ok(Queue::Sqlite {
+                    storage,
+                    wake: InsertWake(Arc::new(Mutex::new(receiver))),
+                })
+            }
+            Backend::Postgres => {
+                let pool = PgPool::connect(&location.queue_url)
+                    .await
+                    .context("cannot connect to the Postgres queue")?;
+                PostgresStorage::setup(&pool).await.context("queue migration failed")?;
+                Ok(Queue::Postgres {
+                    storage: PostgresStorage::<GradingJob>::new(&pool).with_config(postgres_config()),
+                })
+            }
+        }
+    }
+
+    /// Pushes one grading job.
+    pub async fn push(&self, submission_id: &str) -> anyhow::Result<()> {
+        let task = TaskBuilder::new(GradingJob {
+            submission_id: submission_id.to_string(),
+        })
+        .max_attempts(MAX_ATTEMPTS)
+        .build();
+        match self {
+            Queue::Sqlite { storage, .. } => storage.clone().push_task(task).await?,
+            Queue::Postgres { storage } => storage.clone().push_task(task).await?,
+        }
+        Ok(())
+    }
+
+    /// Builds a monitor running one worker with `concurrency` gradings in flight.
+    pub fn monitor(&self, grader: crate::worker::Grader, concurrency: usize) -> Monitor {
+        let name = format!("grader-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let monitor = Monitor::new().shutdown_timeout(Duration::from_secs(30));
+        match self.clone() {
+            Queue::Sqlite { storage, wake } => monitor.register(move |restarts| {
+                WorkerBuilder::new(format!("{name}-{restarts}"))
+                    .backend(
+                        storage
+                            .clone()
+                            .with_config(sqlite_config().batch_size(concurrency))
+                            .poll_with_interval(POLL_INTERVAL)
+                            .poll_with_stream(wake.clone()),
+                    )
+                    .concurrency(concurrency)
+                    .data(grader.clone())
+                    .build(crate::worker::grade_job)
+            }),
+            Queue::Postgres { storage } => monitor.register(move |restarts| {
+                WorkerBuilder::new(format!("{name}-{restarts}"))
+                    .backend(
+                        storage
+                            .clone()
+                            .with_config(postgres_config().batch_size(concurrency))
+                            .with_pubsub()
+                            .poll_with_interval(POLL_INTERVAL),
+                    )
+                    .concurrency(concurrency)
+                    .data(grader.clone())
+                    .build(crate::worker::grade_job)
+            }),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The sandbox contract: what every runner (wasmtime now, Docker later) takes and returns.
+//!
+//! A runner executes learner code and returns **observations** (stdout, exit status, the
+//! limit that stopped it). It never sees expected values and never decides a verdict:
+//! `grading` does that on the host. Learner outcomes are values (`CaseOutcome`,
+//! `RunReport::CompileError`); only infrastructure faults are `Err(RunnerError)`.
+//! The written contract is `sandboxes/README.md`.
+
+pub mod wasm;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Effective limits for one run, after manifest values are clamped by operator maxima.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Limits {
+    pub cpu_ms: u64,
+    pub wall_ms: u64,
+    pub memory_mb: u64,
+    pub output_kb: u64,
+    pub pids: u64,
+}
+
+impl Limits {
+    /// Defaults for fields a manifest leaves out.
+    pub const DEFAULT: Limits = Limits {
+        cpu_ms: 2_000,
+        wall_ms: 5_000,
+        memory_mb: 128,
+        output_kb: 64,
+        pids: 32,
+    };
+
+    /// Applies a manifest's values over the defaults, then clamps them to `maxima`.
+    pub fn resolve(spec: &crate::exercise::manifest::LimitsSpec, maxima: &Limits) -> Limits {
+        let pick = |value: Option<u64>, default: u64, max: u64| value.unwrap_or(default).clamp(1, max);
+        Limits {
+            cpu_ms: pick(spec.cpu_ms, Self::DEFAULT.cpu_ms, maxima.cpu_ms),
+            wall_ms: pick(spec.wall_ms, Self::DEFAULT.wall_ms, maxima.wall_ms),
+            memory_mb: pick(spec.memory_mb, Self::DEFAULT.memory_mb, maxima.memory_mb),
+            output_kb: pick(spec.output_kb, Self::DEFAULT.output_kb, maxima.output_kb),
+            pids: pick(spec.pids, Self::DEFAULT.pids, maxima.pids),
+        }
+    }
+
+    pub fn wall(&self) -> Duration {
+        Duration::from_millis(self.wall_ms)
+    }
+}
+
+/// One program to run against a list of inputs (one per test, in manifest order).
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The learner's files (never the solution or tests, unless the kind needs them).
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub entrypoint: String,
+    /// stdin for each case.
+    pub cases: Vec<Vec<u8>>,
+    pub limits: Limits,
+}
+
+/// How one case ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CaseOutcome {
+    /// The program ran to completion with this exit code.
+    Exited { code: i32 },
+    TimeLimit,
+    MemoryLimit,
+    OutputLimit,
+    /// A trap or an abort; the message is the runtime's description.
+    RuntimeError { message: String },
+}
+
+/// What the sandbox observed for one case. Nothing here is trusted as a verdict.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseObservation {
+    pub outcome: CaseOutcome,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub duration: Duration,
+    /// CPU work, in the runner's unit (wasm fuel: about one unit per instruction).
+    pub cpu_used: u64,
+    pub peak_memory_bytes: u64,
+}
+
+/// The result of a run that reached the sandbox.
+#[derive(Debug, Clone)]
+pub enum RunReport {
+    /// The program could not be loaded at all.
+    CompileError { message: String },
+    /// One observation per case, in order.
+    Cases(Vec<CaseObservation>),
+}
+
+/// Which runtime produced a result, for the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RuntimeInfo {
+    /// e.g. `wasmtime 48.0.8`.
+    pub runtime: String,
+    /// SHA-256 of the module (or image digest) that ran.
+    pub digest: String,
+}
+
+/// An infrastructure fault: the run is retried and never charged to the learner.
+#[derive(Debug, thiserror::Error)]
+#[error("runner failure: {0}")]
+pub struct RunnerError(pub String);
+
+/// A sandbox that runs learner programs.
+#[async_trait::async_trait]
+pub trait Runner: Send + Sync {
+    /// The runner's name as recorded in results (`wasm`, `docker`).
+    fn name(&self) -> &'static str;
+
+    /// Runs every case of `request`; learner failures are in the report, not in `Err`.
+    async fn run(&self, request: &RunRequest) -> Result<(RunReport, RuntimeInfo), RunnerError>;
+}

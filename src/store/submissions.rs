@@ -1,0 +1,478 @@
+//! Submissions: creation (with idempotency keys), fenced grading claims, fenced results,
+//! listing with cursors, and the results feed.
+//!
+//! Fencing: each grading attempt takes a fresh `lease`. A result is written only by the
+//! attempt that holds the lease of a `running` submission, so a duplicate or late delivery
+//! can never write a second result or overwrite the first.
+//!
+//! Feed order: completing takes the next number from the one-row `feed_counter` in the
+//! same transaction. The row lock serialises completions, so feed numbers become visible
+//! in order and a reader paging by `feed_seq` never skips or repeats a result.
+
+use super::{Store, now_ms, rfc3339};
+use crate::grading::Verdict;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
+/// A key whose first request has held it this long without finishing is taken as abandoned.
+const IDEMPOTENCY_ABANDONED_MS: i64 = 60 * 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        [Status::Queued, Status::Running, Status::Completed, Status::Failed]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Completed | Status::Failed)
+    }
+}
+
+/// A submission row.
+#[derive(Debug, Clone)]
+pub struct SubmissionRecord {
+    pub id: String,
+    pub learner: String,
+    pub exercise_slug: String,
+    pub exercise_version: String,
+    pub status: Status,
+    pub verdict: Option<Verdict>,
+    pub score: Option<f64>,
+    pub max_score: f64,
+    pub attempts: i64,
+    pub result: Option<serde_json::Value>,
+    pub feed_seq: Option<i64>,
+    pub created_at: String,
+    pub completed_at: Option<String>,
+}
+
+const COLUMNS: &str = "id, learner, exercise_slug, exercise_version, status, verdict, score, max_score, attempts, \
+                       result, feed_seq, created_at, completed_at";
+
+fn record(row: &sqlx::any::AnyRow) -> Result<SubmissionRecord, sqlx::Error> {
+    let decode = |error: String| sqlx::Error::Decode(error.into());
+    let status: String = row.get("status");
+    let verdict: Option<String> = row.get("verdict");
+    let result: Option<String> = row.get("result");
+    Ok(SubmissionRecord {
+        id: row.get("id"),
+        learner: row.get("learner"),
+        exercise_slug: row.get("exercise_slug"),
+        exercise_version: row.get("exercise_version"),
+        status: Status::parse(&status).ok_or_else(|| decode(format!("bad status {status}")))?,
+        verdict: verdict
+            .map(|v| serde_json::from_value(serde_json::Value::String(v)))
+            .transpose()
+            .map_err(|error| decode(error.to_string()))?,
+        score: row.get("score"),
+        max_score: row.get("max_score"),
+        attempts: row.get("attempts"),
+        result: result
+            .map(|r| serde_json::from_str(&r))
+            .transpose()
+            .map_err(|error| decode(error.to_string()))?,
+        feed_seq: row.get("feed_seq"),
+        created_at: rfc3339(row.get("created_at")),
+        completed_at: row.get::<Option<i64>, _>("completed_at").map(rfc3339),
+    })
+}
+
+/// What creating a submission did.
+#[derive(Debug)]
+pub enum Created {
+    New(SubmissionRecord),
+    /// The same idempotency key and body were seen before: the original submission.
+    Replayed(SubmissionRecord),
+    /// The key was used before with another body.
+    KeyReused,
+    /// The first request with this key has not finished yet.
+    KeyInFlight,
+}
+
+/// A submission to create.
+pub struct NewSubmission<'a> {
+    pub learner: &'a str,
+    pub exercise_slug: &'a str,
+    pub exercise_version: &'a str,
+    pub max_score: f64,
+    pub files: &'a BTreeMap<String, Vec<u8>>,
+}
+
+/// Scope of an idempotency key: the token, the key and a hash of the request.
+pub struct IdempotencyKey<'a> {
+    pub token_id: &'a str,
+    pub key: &'a str,
+    pub request_hash: &'a str,
+}
+
+/// What a grading claim found.
+#[derive(Debug)]
+pub enum Claim {
+    /// This attempt owns the submission until it writes a result.
+    Granted { lease: String, attempt: i64 },
+    /// Already completed or failed: a duplicate or late delivery.
+    Finished,
+    /// The attempts are spent; the submission was marked failed.
+    Exhausted,
+    Missing,
+}
+
+/// Filters for listing submissions.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub exercise: Option<String>,
+    pub learner: Option<String>,
+    pub status: Option<Status>,
+    pub cursor: Option<String>,
+    pub limit: i64,
+}
+
+/// Encodes a list cursor (ids are UUIDv7, so they sort by creation time); opaque to clients.
+fn encode_cursor(record: &SubmissionRecord) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("list:{}", record.id))
+}
+
+/// Decodes a list cursor, or `None` when it is not one of ours.
+pub fn decode_cursor(cursor: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    Some(String::from_utf8(bytes).ok()?.strip_prefix("list:")?.to_string())
+}
+
+/// Encodes a feed position.
+pub fn encode_feed_cursor(seq: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("feed:{seq}"))
+}
+
+/// Decodes a feed position.
+pub fn decode_feed_cursor(cursor: &str) -> Option<i64> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(bytes).ok()?.strip_prefix("feed:")?.parse().ok()
+}
+
+fn encode_files(files: &BTreeMap<String, Vec<u8>>) -> String {
+    let encoded: BTreeMap<&str, String> = files
+        .iter()
+        .map(|(name, content)| (name.as_str(), base64::engine::general_purpose::STANDARD.encode(content)))
+        .collect();
+    serde_json::to_string(&encoded).unwrap_or_default()
+}
+
+impl Store {
+    /// Creates a submission (status `queued`, not yet enqueued: the outbox).
+    pub async fn create_submission(
+        &self,
+        new: &NewSubmission<'_>,
+        idempotency: Option<&IdempotencyKey<'_>>,
+    ) -> anyhow::Result<Created> {
+        let Some(key) = idempotency else {
+            return Ok(Created::New(self.insert_submission(new, None).await?));
+        };
+        for _ in 0..2 {
+            let now = now_ms();
+            let claimed = sqlx::query(
+                "INSERT INTO idempotency_keys (token_id, key, request_hash, submission_id, created_at) \
+                 VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (token_id, key) DO NOTHING",
+            )
+            .bind(key.token_id)
+            .bind(key.key)
+            .bind(key.request_hash)
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+                == 1;
+            if claimed {
+                return match self.insert_submission(new, Some(key)).await {
+                    Ok(record) => Ok(Created::New(record)),
+                    Err(error) => {
+                        sqlx::query("DELETE FROM idempotency_keys WHERE token_id = $1 AND key = $2")
+                            .bind(key.token_id)
+                            .bind(key.key)
+                            .execute(&self.pool)
+                            .await?;
+                        Err(error.into())
+                    }
+                };
+            }
+            let row = sqlx::query(
+                "SELECT request_hash, submission_id, created_at FROM idempotency_keys WHERE token_id = $1 AND key = $2",
+            )
+            .bind(key.token_id)
+            .bind(key.key)
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(row) = row else { continue };
+            let created_at: i64 = row.get("created_at");
+            let submission_id: Option<String> = row.get("submission_id");
+            let expired = now - created_at > IDEMPOTENCY_TTL_MS
+                || (submission_id.is_none() && now - created_at > IDEMPOTENCY_ABANDONED_MS);
+            if expired {
+                sqlx::query("DELETE FROM idempotency_keys WHERE token_id = $1 AND key = $2 AND created_at = $3")
+                    .bind(key.token_id)
+                    .bind(key.key)
+                    .bind(created_at)
+                    .execute(&self.pool)
+                    .await?;
+                continue;
+            }
+            if row.get::<String, _>("request_hash") != key.request_hash {
+                return Ok(Created::KeyReused);
+            }
+            return Ok(match submission_id {
+                None => Created::KeyInFlight,
+                Some(id) => match self.submission(&id).await? {
+                    Some(record) => Created::Replayed(record),
+                    None => Created::KeyInFlight,
+                },
+            });
+        }
+        Ok(Created::KeyInFlight)
+    }
+
+    async fn insert_submission(
+        &self,
+        new: &NewSubmission<'_>,
+        key: Option<&IdempotencyKey<'_>>,
+    ) -> Result<SubmissionRecord, sqlx::Error> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO submissions (id, learner, exercise_slug, exercise_version, status, max_score, files, created_at) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(new.learner)
+        .bind(new.exercise_slug)
+        .bind(new.exercise_version)
+        .bind(new.max_score)
+        .bind(encode_files(new.files))
+        .bind(now_ms())
+        .execute(&mut *transaction)
+        .await?;
+        if let Some(key) = key {
+            sqlx::query("UPDATE idempotency_keys SET submission_id = $1 WHERE token_id = $2 AND key = $3")
+                .bind(&id)
+                .bind(key.token_id)
+                .bind(key.key)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        self.submission(&id)
+            .await?
+            .ok_or_else(|| sqlx::Error::RowNotFound)
+    }
+
+    pub async fn submission(&self, id: &str) -> Result<Option<SubmissionRecord>, sqlx::Error> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM submissions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(record).transpose()
+    }
+
+    /// The learner's files of a submission.
+    pub async fn submission_files(&self, id: &str) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+        let row = sqlx::query("SELECT files FROM submissions WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        let encoded: BTreeMap<String, String> = serde_json::from_str(&row.get::<String, _>("files"))?;
+        encoded
+            .into_iter()
+            .map(|(name, content)| Ok((name, base64::engine::general_purpose::STANDARD.decode(content)?)))
+            .collect()
+    }
+
+    /// Marks the outbox entry as pushed to the queue.
+    pub async fn mark_enqueued(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE submissions SET enqueued = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Queued submissions whose job was never pushed (a crash between commit and push).
+    pub async fn unenqueued(&self) -> Result<Vec<String>, sqlx::Error> {
+        let rows = sqlx::query("SELECT id FROM submissions WHERE enqueued = 0 AND status = 'queued' ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|row| row.get("id")).collect())
+    }
+
+    /// Takes a grading attempt. Counting attempts here, not in the queue, is what stops a
+    /// job that kills its worker from looping: the queue re-delivers orphans without
+    /// checking its own attempt count.
+    pub async fn claim(&self, id: &str, max_attempts: i64) -> Result<Claim, sqlx::Error> {
+        let lease = uuid::Uuid::new_v4().to_string();
+        let row = sqlx::query(
+            "UPDATE submissions SET status = 'running', attempts = attempts + 1, lease = $2, started_at = $3 \
+             WHERE id = $1 AND status IN ('queued', 'running') RETURNING attempts",
+        )
+        .bind(id)
+        .bind(&lease)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(match self.submission(id).await? {
+                Some(_) => Claim::Finished,
+                None => Claim::Missing,
+            });
+        };
+        let attempt: i64 = row.get("attempts");
+        if attempt > max_attempts {
+            let result = serde_json::json!({
+                "tests": [],
+                "message": format!("grading failed {max_attempts} times for infrastructure reasons; not charged to the learner"),
+            });
+            self.finish(id, &lease, Status::Failed, Verdict::InternalError, None, &result).await?;
+            return Ok(Claim::Exhausted);
+        }
+        Ok(Claim::Granted { lease, attempt })
+    }
+
+    /// Gives a claimed submission back to the queue after an infrastructure failure.
+    pub async fn release(&self, id: &str, lease: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE submissions SET status = 'queued', lease = NULL WHERE id = $1 AND lease = $2 AND status = 'running'")
+            .bind(id)
+            .bind(lease)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes the final state if, and only if, `lease` still owns the submission.
+    /// Returns false for a fenced-off (duplicate or late) attempt.
+    pub async fn finish(
+        &self,
+        id: &str,
+        lease: &str,
+        status: Status,
+        verdict: Verdict,
+        score: Option<f64>,
+        result: &serde_json::Value,
+    ) -> Result<bool, sqlx::Error> {
+        let mut transaction = self.pool.begin().await?;
+        let seq: i64 = sqlx::query("UPDATE feed_counter SET next = next + 1 WHERE id = 1 RETURNING next")
+            .fetch_one(&mut *transaction)
+            .await?
+            .get("next");
+        let written = sqlx::query(
+            "UPDATE submissions SET status = $3, verdict = $4, score = $5, result = $6, feed_seq = $7, \
+             completed_at = $8, lease = NULL WHERE id = $1 AND lease = $2 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(lease)
+        .bind(status.as_str())
+        .bind(verdict.as_str())
+        .bind(score)
+        .bind(result.to_string())
+        .bind(seq - 1)
+        .bind(now_ms())
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            == 1;
+        if written {
+            transaction.commit().await?;
+        } else {
+            transaction.rollback().await?;
+        }
+        Ok(written)
+    }
+
+    /// Lists submissions, newest first, with an opaque cursor for the next page.
+    pub async fn list_submissions(
+        &self,
+        filter: &ListFilter,
+    ) -> Result<(Vec<SubmissionRecord>, Option<String>), sqlx::Error> {
+        let mut sql = format!("SELECT {COLUMNS} FROM submissions WHERE 1 = 1");
+        let mut binds: Vec<String> = Vec::new();
+        let mut push = |sql: &mut String, clause: &str, value: String| {
+            binds.push(value);
+            sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(exercise) = &filter.exercise {
+            push(&mut sql, " AND exercise_slug = ?", exercise.clone());
+        }
+        if let Some(learner) = &filter.learner {
+            push(&mut sql, " AND learner = ?", learner.clone());
+        }
+        if let Some(status) = filter.status {
+            push(&mut sql, " AND status = ?", status.as_str().to_string());
+        }
+        let cursor = filter.cursor.as_deref().and_then(decode_cursor);
+        if let Some(id) = &cursor {
+            push(&mut sql, " AND id < ?", id.clone());
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", filter.limit + 1));
+        let mut query = sqlx::query(&sql);
+        for bind in &binds {
+            query = query.bind(bind.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut records = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+        let next = if records.len() as i64 > filter.limit {
+            records.truncate(filter.limit as usize);
+            records.last().map(encode_cursor)
+        } else {
+            None
+        };
+        Ok((records, next))
+    }
+
+    /// Finished submissions after feed position `after`, in completion order.
+    pub async fn feed(&self, after: i64, limit: i64) -> Result<Vec<SubmissionRecord>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM submissions WHERE feed_seq > $1 ORDER BY feed_seq LIMIT $2"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
+    /// Submissions of one learner that are queued or running.
+    pub async fn in_flight(&self, learner: &str) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM submissions WHERE learner = $1 AND status IN ('queued', 'running')")
+            .bind(learner)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get("n"))
+    }
+
+    /// Submissions waiting for a worker.
+    pub async fn queue_depth(&self) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM submissions WHERE status IN ('queued', 'running')")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get("n"))
+    }
+}
+

@@ -1,0 +1,117 @@
+//! API tokens: random, prefixed by role, stored only as their SHA-256.
+
+use super::{Store, now_ms};
+use base64::Engine as _;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Instructor,
+    Learner,
+    Integration,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Instructor => "instructor",
+            Role::Learner => "learner",
+            Role::Integration => "integration",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Role> {
+        [Role::Admin, Role::Instructor, Role::Learner, Role::Integration]
+            .into_iter()
+            .find(|role| role.as_str() == text)
+    }
+
+    /// The token prefix, so a leaked token says what it is (and secret scanners can find it).
+    fn prefix(self) -> &'static str {
+        match self {
+            Role::Admin => "vdt_adm_",
+            Role::Instructor => "vdt_ins_",
+            Role::Learner => "vdt_lrn_",
+            Role::Integration => "vdt_int_",
+        }
+    }
+}
+
+/// Who is calling: the resolved identity of a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub token_id: String,
+    pub role: Role,
+    /// Set for learner tokens: the only learner they may act as.
+    pub learner: Option<String>,
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A learner id: what an LMS or school uses, kept to a safe alphabet.
+pub fn check_learner_id(learner: &str) -> Result<(), String> {
+    let ok = !learner.is_empty()
+        && learner.len() <= 128
+        && learner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+    if ok {
+        Ok(())
+    } else {
+        Err("a learner id is 1-128 characters of letters, digits, '.', '_', '-' and '@'".into())
+    }
+}
+
+impl Store {
+    /// Creates a token and returns it; only its hash is stored.
+    pub async fn create_token(&self, role: Role, learner: Option<&str>, name: &str) -> anyhow::Result<String> {
+        match (role, learner) {
+            (Role::Learner, None) => anyhow::bail!("a learner token needs --learner ID"),
+            (Role::Learner, Some(learner)) => check_learner_id(learner).map_err(anyhow::Error::msg)?,
+            (_, Some(_)) => anyhow::bail!("--learner is only for learner tokens"),
+            (_, None) => {}
+        }
+        let mut secret = [0u8; 32];
+        rand::rng().fill_bytes(&mut secret);
+        let token = format!(
+            "{}{}",
+            role.prefix(),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+        );
+        sqlx::query(
+            "INSERT INTO tokens (id, hash, role, learner, name, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(hash_token(&token))
+        .bind(role.as_str())
+        .bind(learner)
+        .bind(name)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(token)
+    }
+
+    /// Resolves a presented token, if it exists and is not revoked.
+    pub async fn find_token(&self, token: &str) -> Result<Option<Principal>, sqlx::Error> {
+        let row = sqlx::query("SELECT id, role, learner FROM tokens WHERE hash = $1 AND revoked_at IS NULL")
+            .bind(hash_token(token))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|row| {
+            Some(Principal {
+                token_id: row.get("id"),
+                role: Role::parse(&row.get::<String, _>("role"))?,
+                learner: row.get("learner"),
+            })
+        }))
+    }
+}

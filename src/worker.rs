@@ -1,0 +1,125 @@
+//! Grading one submission: claim it, run it in the sandbox, grade on the host, and write
+//! the result once. Infrastructure faults return `Err` so the queue retries them; the
+//! attempt count in the submissions table ends a job that keeps failing (or keeps killing
+//! its worker) as `failed` / `internal_error`.
+
+use crate::exercise::grade_files;
+use crate::grading::Verdict;
+use crate::runner::{Limits, RunReport, Runner};
+use crate::store::Store;
+use crate::store::submissions::{Claim, Status};
+use apalis::prelude::{BoxDynError, Data};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// Everything a grading needs; shared by all jobs of a worker.
+#[derive(Clone)]
+pub struct Grader {
+    pub store: Store,
+    pub runner: Arc<dyn Runner>,
+    pub maxima: Limits,
+    pub max_attempts: i64,
+    /// Woken after every finished grading, for long polls in this process.
+    pub completions: Arc<tokio::sync::Notify>,
+}
+
+/// The apalis handler. Grading runs on its own task so that gradings use every core.
+pub async fn grade_job(job: crate::queue::GradingJob, grader: Data<Grader>) -> Result<(), BoxDynError> {
+    let grader: Grader = (*grader).clone();
+    let span = tracing::info_span!("grading", submission_id = %job.submission_id);
+    tokio::spawn(async move { grader.grade(&job.submission_id).await }.instrument(span))
+        .await
+        .map_err(|error| -> BoxDynError { format!("grading task failed: {error}").into() })?
+        .map_err(|error| -> BoxDynError { format!("{error:#}").into() })
+}
+
+impl Grader {
+    /// Grades a submission; returns `Ok` once it is final (or was already final).
+    pub async fn grade(&self, submission_id: &str) -> anyhow::Result<()> {
+        let (lease, attempt) = match self.store.claim(submission_id, self.max_attempts).await? {
+            Claim::Granted { lease, attempt } => (lease, attempt),
+            Claim::Finished | Claim::Missing => return Ok(()),
+            Claim::Exhausted => {
+                tracing::warn!("attempts exhausted: marked internal_error");
+                metrics::counter!("verdict_gradings_total", "verdict" => "internal_error", "runner" => "none").increment(1);
+                self.completions.notify_waiters();
+                return Ok(());
+            }
+        };
+        match self.run(submission_id, &lease, attempt).await {
+            Ok(()) => {
+                self.completions.notify_waiters();
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), attempt, "grading failed; releasing for retry");
+                self.store.release(submission_id, &lease).await?;
+                Err(error)
+            }
+        }
+    }
+
+    async fn run(&self, submission_id: &str, lease: &str, attempt: i64) -> anyhow::Result<()> {
+        let submission = self
+            .store
+            .submission(submission_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("submission vanished"))?;
+        let version = self
+            .store
+            .version(&submission.exercise_version)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("exercise version {} is missing", submission.exercise_version))?;
+        let exercise = version.exercise;
+        let files = self.store.submission_files(submission_id).await?;
+        let limits = Limits::resolve(&exercise.limits, &self.maxima);
+        // Above the sandbox's own wall limits: every case at its limit, plus compile time.
+        let job_timeout = limits.wall() * (exercise.tests.len() as u32 + 1) + Duration::from_secs(30);
+        let started = Instant::now();
+        let (grade, runtime, report) = tokio::time::timeout(
+            job_timeout,
+            grade_files(&exercise, files, self.runner.as_ref(), &self.maxima),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("the job timeout of {job_timeout:?} passed"))??;
+        let (cpu, peak_memory) = match &report {
+            RunReport::Cases(observations) => (
+                observations.iter().map(|o| o.cpu_used).sum::<u64>(),
+                observations.iter().map(|o| o.peak_memory_bytes).max().unwrap_or(0),
+            ),
+            RunReport::CompileError { .. } => (0, 0),
+        };
+        let elapsed = started.elapsed();
+        let result = serde_json::json!({
+            "tests": grade.tests,
+            "message": grade.message,
+            "runner": self.runner.name(),
+            "runtime": runtime,
+            "limits": limits,
+            "resources": {
+                "cpu_fuel": cpu,
+                "wall_ms": elapsed.as_millis() as u64,
+                "peak_memory_bytes": peak_memory,
+            },
+            "attempt": attempt,
+            "worker": {"pid": std::process::id()},
+        });
+        let written = self
+            .store
+            .finish(submission_id, lease, Status::Completed, grade.verdict, Some(grade.score), &result)
+            .await?;
+        if written {
+            record_metrics(grade.verdict, self.runner.name(), elapsed);
+            tracing::info!(verdict = grade.verdict.as_str(), score = grade.score, "graded");
+        } else {
+            tracing::info!("a newer attempt owns this submission; result discarded");
+        }
+        Ok(())
+    }
+}
+
+fn record_metrics(verdict: Verdict, runner: &'static str, elapsed: Duration) {
+    metrics::counter!("verdict_gradings_total", "verdict" => verdict.as_str(), "runner" => runner).increment(1);
+    metrics::histogram!("verdict_grading_duration_seconds", "runner" => runner).record(elapsed.as_secs_f64());
+}

@@ -1,0 +1,220 @@
+//! Test harness: a real server on a fresh database per test, a real HTTP client.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use verdict::app::{RunningServer, ServeArgs};
+use verdict::config::{ApiArgs, DatabaseArgs, LimitArgs, WorkerArgs};
+use verdict::store::tokens::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per backend from `async fn name(backend: Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(path: &str) -> String {
+    std::fs::read_to_string(repo().join("tests/fixtures").join(path)).unwrap()
+}
+
+/// A fresh database: a temp SQLite folder, or a new Postgres database.
+pub struct TestDatabase {
+    pub dir: tempfile::TempDir,
+    pub url: Option<String>,
+}
+
+impl TestDatabase {
+    pub async fn new(backend: Backend) -> TestDatabase {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_postgres_database().await),
+        };
+        TestDatabase { dir, url }
+    }
+
+    pub fn args(&self) -> DatabaseArgs {
+        DatabaseArgs {
+            data_dir: self.dir.path().to_path_buf(),
+            database_url: self.url.clone(),
+        }
+    }
+
+    /// Command-line flags naming this database, for child processes.
+    pub fn flags(&self) -> Vec<String> {
+        let mut flags = vec!["--data-dir".to_string(), self.dir.path().display().to_string()];
+        if let Some(url) = &self.url {
+            flags.extend(["--database-url".to_string(), url.clone()]);
+        }
+        flags
+    }
+}
+
+/// Creates an empty database on the test Postgres (started by scripts/test.sh).
+async fn fresh_postgres_database() -> String {
+    let admin_url = std::env::var("VERDICT_TEST_POSTGRES_URL").expect(
+        "VERDICT_TEST_POSTGRES_URL is not set: run the tests with ./scripts/test.sh, which starts Postgres",
+    );
+    let name = format!("verdict_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::any::install_default_drivers();
+    let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
+    sqlx::Executor::execute(&mut connection, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let base = admin_url.rsplit_once('/').unwrap().0;
+    format!("{base}/{name}")
+}
+
+pub fn serve_args(database: &TestDatabase) -> ServeArgs {
+    ServeArgs {
+        database: database.args(),
+        api: ApiArgs {
+            bind: "127.0.0.1:0".into(),
+            rate_per_minute: 10_000,
+            max_in_flight: 1_000,
+            queue_cap: 10_000,
+            max_submission_kb: 256,
+            max_package_kb: 1024,
+        },
+        worker: WorkerArgs { concurrency: Some(2) },
+        limits: LimitArgs {
+            max_cpu_ms: 10_000,
+            max_wall_ms: 20_000,
+            max_memory_mb: 256,
+            max_output_kb: 1024,
+        },
+        exercises: repo().join("exercises"),
+        no_workers: false,
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub server: Option<RunningServer>,
+    pub database: TestDatabase,
+    pub admin: String,
+    pub instructor: String,
+    pub integration: String,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        let database = TestDatabase::new(backend).await;
+        let mut args = serve_args(&database);
+        configure(&mut args);
+        let server = verdict::app::spawn(args).await.unwrap();
+        let store = server.services.store.clone();
+        TestApp {
+            base: format!("http://{}", server.address),
+            http: reqwest::Client::new(),
+            server: Some(server),
+            database,
+            admin: store.create_token(Role::Admin, None, "test").await.unwrap(),
+            instructor: store.create_token(Role::Instructor, None, "test").await.unwrap(),
+            integration: store.create_token(Role::Integration, None, "test").await.unwrap(),
+        }
+    }
+
+    pub fn store(&self) -> &verdict::store::Store {
+        &self.server.as_ref().unwrap().services.store
+    }
+
+    pub async fn learner(&self, id: &str) -> String {
+        self.store().create_token(Role::Learner, Some(id), "test").await.unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
+    /// Submits and returns the 202 body.
+    pub async fn submit(&self, token: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = self.post_json("/v1/submissions", token, &body).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, 202, "{text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Long-polls a submission until it is final.
+    pub async fn wait_final(&self, id: &str, token: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let body: serde_json::Value = self.get(&format!("/v1/submissions/{id}?wait=20"), token).await.json().await.unwrap();
+            if matches!(body["status"].as_str(), Some("completed" | "failed")) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "submission {id} never finished: {body}");
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
+
+pub fn solution(slug: &str, file: &str) -> String {
+    std::fs::read_to_string(repo().join("exercises").join(slug).join("solution").join(file)).unwrap()
+}
+
+pub fn starter(slug: &str, file: &str) -> String {
+    std::fs::read_to_string(repo().join("exercises").join(slug).join("starter").join(file)).unwrap()
+}
+
+/// Files in `dir` (recursively), for "nothing left on disk" checks.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(files_under(&path));
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}

@@ -1,0 +1,7 @@
+//! One test binary for every end-to-end test (one link instead of many).
+
+mod api;
+mod common;
+mod packages;
+mod queue;
+mod sandbox;

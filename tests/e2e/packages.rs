@@ -1,0 +1,170 @@
+//! Exercise package uploads: formats, versions, the reference/starter checks, and
+//! hostile archives (each a fixture with its expected status).
+
+use crate::common::{Backend, TestApp, files_under, repo};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// The files of an example exercise, relative to its folder.
+fn example(slug: &str) -> BTreeMap<String, Vec<u8>> {
+    let package = verdict::exercise::package::Package::from_dir(
+        &repo().join("exercises").join(slug),
+        verdict::exercise::package::PackageLimits::default(),
+    )
+    .unwrap();
+    package.files
+}
+
+/// A tar.gz entry: a raw name (written byte for byte, so hostile names survive) and a kind.
+enum Entry<'a> {
+    File(&'a str, &'a [u8]),
+    Symlink(&'a str, &'a str),
+    HardLink(&'a str, &'a str),
+}
+
+fn tar_gz(entries: &[Entry]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for entry in entries {
+        let mut header = tar::Header::new_old();
+        let (name, kind, content, link): (&str, tar::EntryType, &[u8], Option<&str>) = match entry {
+            Entry::File(name, content) => (name, tar::EntryType::Regular, content, None),
+            Entry::Symlink(name, target) => (name, tar::EntryType::Symlink, b"", Some(target)),
+            Entry::HardLink(name, target) => (name, tar::EntryType::Link, b"", Some(target)),
+        };
+        let raw = header.as_old_mut();
+        raw.name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(link) = link {
+            raw.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+        header.set_entry_type(kind);
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append(&header, content).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+fn tar_gz_of(files: &BTreeMap<String, Vec<u8>>, prefix: &str) -> Vec<u8> {
+    let names: Vec<String> = files.keys().map(|path| format!("{prefix}{path}")).collect();
+    let entries: Vec<Entry> = names.iter().zip(files.values()).map(|(name, content)| Entry::File(name, content)).collect();
+    tar_gz(&entries)
+}
+
+fn zip_of(files: &BTreeMap<String, Vec<u8>>, prefix: &str) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (path, content) in files {
+        writer
+            .start_file(format!("{prefix}{path}"), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(content).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+async fn upload(app: &TestApp, body: Vec<u8>) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url("/v1/exercises"))
+        .bearer_auth(&app.instructor)
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+crate::on_both_backends!(uploads_create_immutable_versions_from_tar_gz_and_zip);
+
+async fn uploads_create_immutable_versions_from_tar_gz_and_zip(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut files = example("hello-wasm");
+    let (status, body) = upload(&app, tar_gz_of(&files, "")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["created"], false, "same content as the loaded example → same version");
+
+    files.insert("README.md".into(), b"# Hello, again\n".to_vec());
+    let (status, body) = upload(&app, zip_of(&files, "hello-wasm/")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["created"], true);
+    assert_eq!(body["report"]["valid"], true);
+    let checks = body["report"]["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2, "reference and starter both ran: {body}");
+    let version = body["version"].as_str().unwrap().to_string();
+
+    let versions: Value = app.get("/v1/exercises/hello-wasm/versions", &app.instructor).await.json().await.unwrap();
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    assert_eq!(versions[0]["version"], version.as_str());
+    assert_eq!(versions[0]["current"], true);
+    let detail: Value = app.get("/v1/exercises/hello-wasm", &app.instructor).await.json().await.unwrap();
+    assert_eq!(detail["version"], version.as_str());
+    assert_eq!(detail["statement"], "# Hello, again\n");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_fail_when_the_reference_fails_or_the_starter_passes() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut broken_reference = example("hello-wasm");
+    broken_reference.insert("solution/hello.wat".into(), broken_reference["starter/hello.wat"].clone());
+    let (status, body) = upload(&app, tar_gz_of(&broken_reference, "")).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "validation_failed");
+    let checks = body["error"]["details"]["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["check"], "reference");
+    assert_eq!(checks[0]["passed"], false);
+    assert!(!checks[0]["problems"].as_array().unwrap().is_empty());
+
+    let mut passing_starter = example("hello-wasm");
+    passing_starter.insert("starter/hello.wat".into(), passing_starter["solution/hello.wat"].clone());
+    let (status, body) = upload(&app, tar_gz_of(&passing_starter, "")).await;
+    assert_eq!(status, 422, "{body}");
+    let checks = body["error"]["details"]["checks"].as_array().unwrap();
+    assert_eq!(checks[1]["check"], "starter");
+    assert_eq!(checks[1]["passed"], false);
+
+    let mut bad_manifest = example("hello-wasm");
+    bad_manifest.insert("exercise.toml".into(), b"slug = \"hello-wasm\"\ntitle = \"x\"\ntier = \"god\"\n".to_vec());
+    let (status, body) = upload(&app, tar_gz_of(&bad_manifest, "")).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("tier"), "{body}");
+
+    let versions: Value = app.get("/v1/exercises/hello-wasm/versions", &app.instructor).await.json().await.unwrap();
+    assert_eq!(versions.as_array().unwrap().len(), 1, "nothing refused went live");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_archives_are_refused_and_leave_nothing_on_disk() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let before = files_under(app.database.dir.path());
+    let manifest = example("hello-wasm")["exercise.toml"].clone();
+    let many: Vec<(String, Vec<u8>)> = (0..1001).map(|i| (format!("tests/{i}.txt"), vec![b'x'])).collect();
+    let many_entries: Vec<Entry> = many.iter().map(|(name, content)| Entry::File(name, content)).collect();
+    let zeros = vec![0u8; 9 * 1024 * 1024];
+    let fixtures: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("absolute path", tar_gz(&[Entry::File("exercise.toml", &manifest), Entry::File("/etc/cron.d/x", b"x")]), 422),
+        ("parent directory", tar_gz(&[Entry::File("exercise.toml", &manifest), Entry::File("tests/../../x", b"x")]), 422),
+        ("symlink", tar_gz(&[Entry::File("exercise.toml", &manifest), Entry::Symlink("tests/passwd", "/etc/passwd")]), 422),
+        ("hard link", tar_gz(&[Entry::File("exercise.toml", &manifest), Entry::HardLink("tests/passwd", "/etc/passwd")]), 422),
+        ("zip with ..", zip_of(&BTreeMap::from([("../escape.txt".to_string(), b"x".to_vec())]), ""), 422),
+        ("not an archive", b"just some text".to_vec(), 422),
+        ("no manifest", tar_gz(&[Entry::File("README.md", b"hi")]), 422),
+        ("two top folders", tar_gz(&[Entry::File("a/exercise.toml", &manifest), Entry::File("b/x", b"x")]), 422),
+        ("too many entries", tar_gz(&many_entries), 413),
+        ("decompression bomb", tar_gz(&[Entry::File("exercise.toml", &manifest), Entry::File("tests/zeros", &zeros)]), 413),
+        ("body over the cap", vec![0x1f; 2 * 1024 * 1024], 413),
+    ];
+    for (name, body, expected) in fixtures {
+        let (status, error) = upload(&app, body).await;
+        assert_eq!(status, expected, "{name}: {error}");
+        assert!(error["error"]["code"].is_string(), "{name}: {error}");
+    }
+    let after = files_under(app.database.dir.path());
+    let new_files: Vec<_> = after.iter().filter(|f| !before.contains(f) && !f.to_string_lossy().contains(".db")).collect();
+    assert!(new_files.is_empty(), "left on disk: {new_files:?}");
+    app.stop().await;
+}

@@ -1,0 +1,177 @@
+//! The queue under failure: workers killed with SIGKILL mid-grading, several worker
+//! processes sharing one database, poison jobs, and the results feed under concurrency.
+
+use crate::common::{Backend, TestApp, TestDatabase, fixture, solution};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use verdict::store::submissions::Status;
+
+crate::on_both_backends!(
+    results_feed_never_skips_or_repeats_while_results_complete_concurrently,
+    killed_worker_mid_grading_completes_exactly_once_after_restart,
+    a_job_that_keeps_killing_its_worker_ends_as_internal_error,
+);
+
+/// A `verdict worker` child process, killed with SIGKILL when dropped.
+struct WorkerProcess(Child);
+
+impl WorkerProcess {
+    fn start(database: &TestDatabase) -> WorkerProcess {
+        let child = Command::new(env!("CARGO_BIN_EXE_verdict"))
+            .arg("worker")
+            .args(database.flags())
+            .args(["--concurrency", "1"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start verdict worker");
+        WorkerProcess(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn kill(mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_for_status(app: &TestApp, id: &str, status: Status, attempts: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let record = app.store().submission(id).await.unwrap().unwrap();
+        if record.status == status && record.attempts >= attempts {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{id} never reached {status:?} with {attempts} attempts: {record:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every feed entry, read page by page until `expected` results have been seen.
+async fn read_feed(app: &TestApp, expected: usize, page_size: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while seen.len() < expected {
+        assert!(Instant::now() < deadline, "feed stalled at {} of {expected}", seen.len());
+        let path = match &after {
+            Some(cursor) => format!("/v1/results?limit={page_size}&wait=5&after={cursor}"),
+            None => format!("/v1/results?limit={page_size}&wait=5"),
+        };
+        let page: Value = app.get(&path, &app.integration).await.json().await.unwrap();
+        for result in page["results"].as_array().unwrap() {
+            seen.push(result["id"].as_str().unwrap().to_string());
+        }
+        after = Some(page["next"].as_str().unwrap().to_string());
+    }
+    seen
+}
+
+async fn results_feed_never_skips_or_repeats_while_results_complete_concurrently(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |args| args.worker.concurrency = Some(4)).await;
+    let total = 40;
+    let reader = read_feed(&app, total, 3);
+    let writer = async {
+        let submissions = (0..total).map(|index| {
+            app.submit(
+                &app.integration,
+                json!({"exercise": "shout", "files": {"shout.wat": solution("shout", "shout.wat")}, "learner": format!("l{index}")}),
+            )
+        });
+        futures::future::join_all(submissions).await
+    };
+    let (seen, created) = tokio::join!(reader, writer);
+    let created: HashSet<String> = created.iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let unique: HashSet<String> = seen.iter().cloned().collect();
+    assert_eq!(unique.len(), seen.len(), "a result was repeated");
+    assert_eq!(unique, created, "a result was skipped");
+    let tail: Value = app.get("/v1/results?limit=5", &app.integration).await.json().await.unwrap();
+    assert_eq!(tail["results"].as_array().unwrap().len(), 5, "a fresh reader starts at the beginning");
+    app.stop().await;
+}
+
+async fn killed_worker_mid_grading_completes_exactly_once_after_restart(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |args| args.no_workers = true).await;
+    let first = WorkerProcess::start(&app.database);
+    let created = app
+        .submit(&app.integration, json!({"exercise": "shout", "files": {"shout.wat": fixture("slow_shout.wat")}, "learner": "ada"}))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    wait_for_status(&app, id, Status::Running, 1).await;
+    first.kill();
+    let second = WorkerProcess::start(&app.database);
+    let done = app.wait_final(id, &app.integration).await;
+    assert_eq!(done["verdict"], "accepted", "{done}");
+    assert_eq!(done["attempts"], 2, "graded again after the kill: {done}");
+    let record = app.store().submission(id).await.unwrap().unwrap();
+    assert_eq!(record.result.unwrap()["worker"]["pid"], second.pid());
+    let feed = read_feed(&app, 1, 100).await;
+    assert_eq!(feed, vec![id.to_string()], "exactly one result");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again: Value = app.get("/v1/results?limit=100", &app.integration).await.json().await.unwrap();
+    assert_eq!(again["results"].as_array().unwrap().len(), 1, "no second result appeared later");
+    drop(second);
+    app.stop().await;
+}
+
+async fn a_job_that_keeps_killing_its_worker_ends_as_internal_error(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |args| args.no_workers = true).await;
+    let created = app
+        .submit(&app.integration, json!({"exercise": "shout", "files": {"shout.wat": fixture("slow_shout.wat")}, "learner": "ada"}))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    for attempt in 1..=verdict::queue::MAX_ATTEMPTS as i64 {
+        let worker = WorkerProcess::start(&app.database);
+        wait_for_status(&app, id, Status::Running, attempt).await;
+        worker.kill();
+    }
+    let last = WorkerProcess::start(&app.database);
+    let done = app.wait_final(id, &app.integration).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["verdict"], "internal_error", "{done}");
+    assert!(done["message"].as_str().unwrap().contains("not charged"), "{done}");
+    drop(last);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_on_one_postgres_share_the_work() {
+    let app = TestApp::spawn_with(Backend::Postgres, |args| args.no_workers = true).await;
+    let workers = [WorkerProcess::start(&app.database), WorkerProcess::start(&app.database)];
+    let mut ids = Vec::new();
+    for index in 0..6 {
+        let created = app
+            .submit(
+                &app.integration,
+                json!({"exercise": "shout", "files": {"shout.wat": fixture("slow_shout.wat")}, "learner": format!("l{index}")}),
+            )
+            .await;
+        ids.push(created["id"].as_str().unwrap().to_string());
+    }
+    let mut graded_by = HashSet::new();
+    for id in &ids {
+        let done = app.wait_final(id, &app.integration).await;
+        assert_eq!(done["verdict"], "accepted", "{done}");
+        assert_eq!(done["attempts"], 1);
+        let record = app.store().submission(id).await.unwrap().unwrap();
+        graded_by.insert(record.result.unwrap()["worker"]["pid"].as_u64().unwrap());
+    }
+    let pids: HashSet<u64> = workers.iter().map(|w| w.pid() as u64).collect();
+    assert_eq!(graded_by, pids, "both workers graded");
+    drop(workers);
+    app.stop().await;
+}
