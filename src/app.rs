@@ -223,7 +223,7 @@ pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
 async fn sweep_periodically(services: Services, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
-            _ = stop.wait_for(|stop| *stop) => return,
+            _ = async { let _ = stop.wait_for(|stop| *stop).await; } => return,
             _ = tokio::time::sleep(OUTBOX_SWEEP_EVERY) => {
                 if let Err(error) = services.sweep_outbox().await {
                     tracing::warn!(error = format!("{error:#}"), "outbox sweep failed");

@@ -4,7 +4,6 @@
 use crate::app::{self, ServeArgs};
 use crate::config::{ApiArgs, DatabaseArgs, LimitArgs, WorkerArgs};
 use crate::exercise::package::{Package, PackageLimits};
-use crate::runner::Runner;
 use crate::store::tokens::Role;
 use anyhow::Context;
 use std::path::PathBuf;

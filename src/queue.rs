@@ -105,7 +105,7 @@ impl Queue {
                     .connect_with(options)
                     .await
                     .context("cannot open the SQLite queue")?;
-                SqliteStorage::<GradingJob>::migrations()
+                SqliteStorage::<()>::migrations()
                     .run(&pool)
                     .await
                     .context("queue migration failed")?;

@@ -261,6 +261,19 @@ impl Runner for WasmRunner {
         };
         let pre = match self.prepare(bytes, digest).await {
             Ok(pre) => pre,
+            // The pooling allocator refuses a module whose initial memory is over the cap
+            // before it runs: that is the memory limit, not a broken program.
+            Err(message) if message.contains("minimum byte size") => {
+                let over = CaseObservation {
+                    outcome: CaseOutcome::MemoryLimit,
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                    duration: Duration::ZERO,
+                    cpu_used: 0,
+                    peak_memory_bytes: 0,
+                };
+                return Ok((RunReport::Cases(vec![over; request.cases.len()]), info));
+            }
             Err(message) => return Ok((RunReport::CompileError { message }, info)),
         };
         let mut observations = Vec::with_capacity(request.cases.len());

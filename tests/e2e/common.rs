@@ -84,7 +84,8 @@ async fn fresh_postgres_database() -> String {
     let name = format!("verdict_test_{}", uuid::Uuid::new_v4().simple());
     sqlx::any::install_default_drivers();
     let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
-    sqlx::Executor::execute(&mut connection, format!("CREATE DATABASE {name}").as_str())
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
         .await
         .unwrap();
     let base = admin_url.rsplit_once('/').unwrap().0;
@@ -119,7 +120,6 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub server: Option<RunningServer>,
     pub database: TestDatabase,
-    pub admin: String,
     pub instructor: String,
     pub integration: String,
 }
@@ -140,7 +140,6 @@ impl TestApp {
             http: reqwest::Client::new(),
             server: Some(server),
             database,
-            admin: store.create_token(Role::Admin, None, "test").await.unwrap(),
             instructor: store.create_token(Role::Instructor, None, "test").await.unwrap(),
             integration: store.create_token(Role::Integration, None, "test").await.unwrap(),
         }
