@@ -83,13 +83,20 @@ impl Services {
             self.store.mark_enqueued(id).await?;
         }
         if !ids.is_empty() {
-            tracing::info!(count = ids.len(), "outbox: pushed submissions a crash left unqueued");
+            tracing::info!(
+                count = ids.len(),
+                "outbox: pushed submissions a crash left unqueued"
+            );
         }
         Ok(ids.len())
     }
 
     /// Starts the grading workers; they stop when `shutdown` turns true.
-    pub fn start_workers(&self, concurrency: usize, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    pub fn start_workers(
+        &self,
+        concurrency: usize,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
         let monitor = self.queue.monitor(self.grader(), concurrency);
         tokio::spawn(async move {
             let signal = async move {
@@ -123,7 +130,11 @@ pub async fn load_exercises(services: &Services, dir: &Path) -> anyhow::Result<u
     folders.sort();
     let mut failed = 0;
     for (index, folder) in folders.iter().enumerate() {
-        let name = folder.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = folder
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         tracing::info!("exercises [{}/{}] {name}", index + 1, folders.len());
         let package = match Package::from_dir(folder, PackageLimits::default()) {
             Ok(package) => package,
@@ -133,21 +144,32 @@ pub async fn load_exercises(services: &Services, dir: &Path) -> anyhow::Result<u
                 continue;
             }
         };
-        let current = services.store.current_version(&package.manifest.slug).await?;
+        let current = services
+            .store
+            .current_version(&package.manifest.slug)
+            .await?;
         if current.is_some_and(|current| current.version == package.content_hash()) {
             continue;
         }
-        match crate::exercise::validate(&package, services.runner.as_ref(), &services.maxima, &|line| {
-            tracing::info!("{line}")
-        })
+        match crate::exercise::validate(
+            &package,
+            services.runner.as_ref(),
+            &services.maxima,
+            &|line| tracing::info!("{line}"),
+        )
         .await
         {
             Ok((exercise, report)) => {
-                services.store.save_version(&package, &exercise, &report).await?;
+                services
+                    .store
+                    .save_version(&package, &exercise, &report)
+                    .await?;
             }
             Err(error) => {
                 let detail = match &error {
-                    crate::exercise::ValidationError::Failed(report) => serde_json::to_string(report)?,
+                    crate::exercise::ValidationError::Failed(report) => {
+                        serde_json::to_string(report)?
+                    }
                     other => other.to_string(),
                 };
                 tracing::error!("exercise {name} refused: {detail}");
@@ -186,7 +208,10 @@ pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
     if !args.no_workers {
         tasks.push(services.start_workers(args.worker.concurrency(), stop.clone()));
     }
-    tasks.push(tokio::spawn(sweep_periodically(services.clone(), stop.clone())));
+    tasks.push(tokio::spawn(sweep_periodically(
+        services.clone(),
+        stop.clone(),
+    )));
     let state = AppState {
         store: services.store.clone(),
         queue: services.queue.clone(),
@@ -207,7 +232,10 @@ pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
         let graceful = async move {
             let _ = stop_http.wait_for(|stop| *stop).await;
         };
-        if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(graceful).await {
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(graceful)
+            .await
+        {
             tracing::error!(%error, "the HTTP server stopped");
         }
     }));
@@ -238,7 +266,8 @@ pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -58,7 +58,11 @@ async fn submit_and_wait(
         .json(body)
         .send()
         .await?;
-    anyhow::ensure!(response.status() == 202, "submit answered {}", response.status());
+    anyhow::ensure!(
+        response.status() == 202,
+        "submit answered {}",
+        response.status()
+    );
     let created: serde_json::Value = response.json().await?;
     let id = created["id"].as_str().context("no id")?.to_string();
     loop {
@@ -71,7 +75,11 @@ async fn submit_and_wait(
             .await?;
         match current["status"].as_str() {
             Some("completed") => {
-                anyhow::ensure!(current["verdict"] == "accepted", "verdict {}", current["verdict"]);
+                anyhow::ensure!(
+                    current["verdict"] == "accepted",
+                    "verdict {}",
+                    current["verdict"]
+                );
                 return Ok(started.elapsed());
             }
             Some("failed") => anyhow::bail!("submission failed: {current}"),
@@ -87,7 +95,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let entrypoint = package.manifest.files.entrypoint.clone();
     let data = tempfile::tempdir()?;
     let exercises = tempfile::tempdir()?;
-    copy_dir(&args.exercise, &exercises.path().join(&package.manifest.slug))?;
+    copy_dir(
+        &args.exercise,
+        &exercises.path().join(&package.manifest.slug),
+    )?;
     let serve = ServeArgs {
         database: DatabaseArgs {
             data_dir: data.path().to_path_buf(),
@@ -114,10 +125,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("bench: starting a server on a fresh database");
     let server = app::spawn(serve).await?;
     let base = format!("http://{}", server.address);
-    let token = server.services.store.create_token(Role::Integration, None, "bench").await?;
+    let token = server
+        .services
+        .store
+        .create_token(Role::Integration, None, "bench")
+        .await?;
     let files: serde_json::Map<String, serde_json::Value> = solution
         .iter()
-        .map(|(name, bytes)| (name.clone(), serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned())))
+        .map(|(name, bytes)| {
+            (
+                name.clone(),
+                serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()),
+            )
+        })
         .collect();
     let body = |learner: usize| serde_json::json!({"exercise": package.manifest.slug, "files": files, "learner": format!("bench-{learner}")});
 
@@ -128,7 +148,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .current_version(&package.manifest.slug)
         .await?
         .context("the exercise did not load")?;
-    let request = crate::exercise::run_request(&stored.exercise, solution.clone(), &server.services.maxima);
+    let request =
+        crate::exercise::run_request(&stored.exercise, solution.clone(), &server.services.maxima);
     let runner = server.services.runner.clone();
     runner.run(&request).await?;
     let mut floor = Vec::new();
@@ -139,9 +160,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     floor.sort();
     let floor_p50 = percentile(&floor, 0.5);
-    eprintln!("bench: floor measured ({} cases per grading, entrypoint {entrypoint})", request.cases.len());
+    eprintln!(
+        "bench: floor measured ({} cases per grading, entrypoint {entrypoint})",
+        request.cases.len()
+    );
 
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
     submit_and_wait(&http, &base, &token, &body(0)).await?;
     let mut sequential = Vec::new();
     for index in 0..args.sequential {
@@ -155,12 +181,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut clients = Vec::new();
     for _ in 0..args.clients {
-        let (http, base, token, latencies, next) = (http.clone(), base.clone(), token.clone(), latencies.clone(), next.clone());
+        let (http, base, token, latencies, next) = (
+            http.clone(),
+            base.clone(),
+            token.clone(),
+            latencies.clone(),
+            next.clone(),
+        );
         let bodies: Vec<serde_json::Value> = (0..args.submissions).map(body).collect();
         clients.push(tokio::spawn(async move {
             loop {
                 let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(body) = bodies.get(index) else { return Ok::<(), anyhow::Error>(()) };
+                let Some(body) = bodies.get(index) else {
+                    return Ok::<(), anyhow::Error>(());
+                };
                 let latency = submit_and_wait(&http, &base, &token, body).await?;
                 latencies.lock().await.push(latency);
             }
@@ -183,19 +217,42 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!();
     println!("| measure | value |");
     println!("|---|---|");
-    println!("| floor: in-process wasmtime run of the reference, p50 | {} |", ms(floor_p50));
-    println!("| idle submit-to-verdict p50 ({} sequential) | {} |", args.sequential, ms(idle_p50));
-    println!("| idle submit-to-verdict p99 | {} |", ms(percentile(&sequential, 0.99)));
-    println!("| idle p50 / floor p50 | {:.1}× |", idle_p50.as_secs_f64() / floor_p50.as_secs_f64().max(1e-9));
+    println!(
+        "| floor: in-process wasmtime run of the reference, p50 | {} |",
+        ms(floor_p50)
+    );
+    println!(
+        "| idle submit-to-verdict p50 ({} sequential) | {} |",
+        args.sequential,
+        ms(idle_p50)
+    );
+    println!(
+        "| idle submit-to-verdict p99 | {} |",
+        ms(percentile(&sequential, 0.99))
+    );
+    println!(
+        "| idle p50 / floor p50 | {:.1}× |",
+        idle_p50.as_secs_f64() / floor_p50.as_secs_f64().max(1e-9)
+    );
     println!(
         "| throughput ({} submissions, {} clients) | {:.0} gradings/s |",
         loaded.len(),
         args.clients,
         throughput
     );
-    println!("| loaded submit-to-verdict p50 | {} |", ms(percentile(&loaded, 0.5)));
-    println!("| loaded submit-to-verdict p99 | {} |", ms(percentile(&loaded, 0.99)));
-    println!("| first submission after {} s idle | {} |", args.idle_secs, ms(after_idle));
+    println!(
+        "| loaded submit-to-verdict p50 | {} |",
+        ms(percentile(&loaded, 0.5))
+    );
+    println!(
+        "| loaded submit-to-verdict p99 | {} |",
+        ms(percentile(&loaded, 0.99))
+    );
+    println!(
+        "| first submission after {} s idle | {} |",
+        args.idle_secs,
+        ms(after_idle)
+    );
     println!(
         "| first-after-idle / idle p50 | {:.2}× |",
         after_idle.as_secs_f64() / idle_p50.as_secs_f64().max(1e-9)

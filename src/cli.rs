@@ -123,7 +123,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let services = Services::open(&database, &limits).await?;
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let workers = services.start_workers(worker.concurrency(), stopped);
-            eprintln!("verdict worker: grading with concurrency {}", worker.concurrency());
+            eprintln!(
+                "verdict worker: grading with concurrency {}",
+                worker.concurrency()
+            );
             app::shutdown_signal().await;
             let _ = stop.send(true);
             let _ = workers.await;
@@ -144,11 +147,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }) => {
             let store = Store::open(&database.location()?).await?;
             let token = store.create_token(role, learner.as_deref(), &name).await?;
-            eprintln!("created a {} token; it is shown once, store it now", role.as_str());
+            eprintln!(
+                "created a {} token; it is shown once, store it now",
+                role.as_str()
+            );
             println!("{token}");
             Ok(0)
         }
-        Command::Exercise(ExerciseCommand::Validate { dir, limits }) => validate(&dir, &limits).await,
+        Command::Exercise(ExerciseCommand::Validate { dir, limits }) => {
+            validate(&dir, &limits).await
+        }
         Command::Exercise(ExerciseCommand::Push { dir, client }) => push(&dir, &client).await,
         Command::Submit {
             slug,
@@ -170,7 +178,12 @@ async fn validate(dir: &std::path::Path, limits: &LimitArgs) -> anyhow::Result<i
     match crate::exercise::validate(&package, &runner, &limits.maxima(), &progress).await {
         Ok((exercise, report)) => {
             println!("{}", serde_json::to_string_pretty(&report)?);
-            eprintln!("{}: valid, version {}, {} tests", exercise.slug, report.version, exercise.tests.len());
+            eprintln!(
+                "{}: valid, version {}, {} tests",
+                exercise.slug,
+                report.version,
+                exercise.tests.len()
+            );
             Ok(0)
         }
         Err(crate::exercise::ValidationError::Failed(report)) => {
@@ -203,9 +216,16 @@ fn pack(dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
 
 async fn push(dir: &std::path::Path, client: &ClientArgs) -> anyhow::Result<i32> {
     let body = pack(dir)?;
-    eprintln!("uploading {} ({} bytes); the server runs the reference and starter first", dir.display(), body.len());
+    eprintln!(
+        "uploading {} ({} bytes); the server runs the reference and starter first",
+        dir.display(),
+        body.len()
+    );
     let response = reqwest::Client::new()
-        .post(format!("{}/v1/exercises", client.server.trim_end_matches('/')))
+        .post(format!(
+            "{}/v1/exercises",
+            client.server.trim_end_matches('/')
+        ))
         .bearer_auth(&client.token)
         .header("content-type", "application/gzip")
         .body(body)
@@ -237,10 +257,13 @@ async fn submit(
             .file_name()
             .and_then(|name| name.to_str())
             .with_context(|| format!("{} has no usable file name", path.display()))?;
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let content = match String::from_utf8(bytes) {
             Ok(text) => serde_json::Value::String(text),
-            Err(error) => serde_json::json!({"base64": base64::engine::general_purpose::STANDARD.encode(error.into_bytes())}),
+            Err(error) => {
+                serde_json::json!({"base64": base64::engine::general_purpose::STANDARD.encode(error.into_bytes())})
+            }
         };
         files.insert(name.to_string(), content);
     }

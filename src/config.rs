@@ -62,7 +62,11 @@ pub struct WorkerArgs {
 impl WorkerArgs {
     pub fn concurrency(&self) -> usize {
         self.concurrency
-            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            })
             .max(1)
     }
 }
@@ -98,19 +102,26 @@ pub fn load_config_file() -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from("verdict.toml"));
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound && std::env::var_os("VERDICT_CONFIG").is_none() => {
+        Err(error)
+            if error.kind() == std::io::ErrorKind::NotFound
+                && std::env::var_os("VERDICT_CONFIG").is_none() =>
+        {
             return Ok(());
         }
         Err(error) => anyhow::bail!("cannot read {}: {error}", path.display()),
     };
-    let table: toml::Table = toml::from_str(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
     for (key, value) in table {
         let variable = format!("VERDICT_{}", key.to_ascii_uppercase().replace('-', "_"));
         let text = match value {
             toml::Value::String(text) => text,
             toml::Value::Integer(number) => number.to_string(),
             toml::Value::Boolean(flag) => flag.to_string(),
-            other => anyhow::bail!("{}: `{key}` must be a string, number or boolean, got {other}", path.display()),
+            other => anyhow::bail!(
+                "{}: `{key}` must be a string, number or boolean, got {other}",
+                path.display()
+            ),
         };
         if std::env::var_os(&variable).is_none() {
             // SAFETY: called at start-up, before any other thread exists.

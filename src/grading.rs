@@ -114,7 +114,11 @@ pub fn cap_text(text: &str) -> String {
 /// Grades an io run: compares each case's stdout with its expected output.
 pub fn grade_io(tests: &[ResolvedTest], report: &RunReport, points: f64) -> Grade {
     let total_weight: f64 = tests.iter().map(|t| t.weight).sum();
-    let scale = if total_weight > 0.0 { points / total_weight } else { 0.0 };
+    let scale = if total_weight > 0.0 {
+        points / total_weight
+    } else {
+        0.0
+    };
     let observations = match report {
         RunReport::CompileError { message } => {
             let tests = tests
@@ -173,7 +177,11 @@ pub fn choose_verdict(results: &[TestResult], score: f64) -> Verdict {
             _ => {}
         }
     }
-    if score > 0.0 { Verdict::Partial } else { Verdict::WrongAnswer }
+    if score > 0.0 {
+        Verdict::Partial
+    } else {
+        Verdict::WrongAnswer
+    }
 }
 
 fn grade_case(test: &ResolvedTest, observation: &CaseObservation, max_score: f64) -> TestResult {
@@ -184,10 +192,22 @@ fn grade_case(test: &ResolvedTest, observation: &CaseObservation, max_score: f64
             Ok(()) => (TestStatus::Passed, None),
             Err(why) => (TestStatus::Failed, Some(why)),
         },
-        CaseOutcome::Exited { code } => (TestStatus::Error, Some(format!("the program exited with code {code}"))),
-        CaseOutcome::TimeLimit => (TestStatus::TimeLimit, Some("time limit exceeded".to_string())),
-        CaseOutcome::MemoryLimit => (TestStatus::MemoryLimit, Some("memory limit exceeded".to_string())),
-        CaseOutcome::OutputLimit => (TestStatus::OutputLimit, Some("output limit exceeded".to_string())),
+        CaseOutcome::Exited { code } => (
+            TestStatus::Error,
+            Some(format!("the program exited with code {code}")),
+        ),
+        CaseOutcome::TimeLimit => (
+            TestStatus::TimeLimit,
+            Some("time limit exceeded".to_string()),
+        ),
+        CaseOutcome::MemoryLimit => (
+            TestStatus::MemoryLimit,
+            Some("memory limit exceeded".to_string()),
+        ),
+        CaseOutcome::OutputLimit => (
+            TestStatus::OutputLimit,
+            Some("output limit exceeded".to_string()),
+        ),
         CaseOutcome::RuntimeError { message } => (TestStatus::Error, Some(message.clone())),
     };
     let message = match (message, stderr.is_empty()) {
@@ -198,7 +218,11 @@ fn grade_case(test: &ResolvedTest, observation: &CaseObservation, max_score: f64
     TestResult {
         name: test.name.clone(),
         status,
-        score: if status == TestStatus::Passed { max_score } else { 0.0 },
+        score: if status == TestStatus::Passed {
+            max_score
+        } else {
+            0.0
+        },
         max_score,
         visibility: test.visibility,
         duration_ms: observation.duration.as_millis() as u64,
@@ -213,7 +237,10 @@ fn grade_case(test: &ResolvedTest, observation: &CaseObservation, max_score: f64
 pub fn compare(test: &ResolvedTest, actual: &str) -> Result<(), String> {
     let expected = test.expected_stdout.as_deref().unwrap_or_default();
     match test.compare {
-        Compare::Exact => equal_or(actual == expected, "the output differs from the expected output"),
+        Compare::Exact => equal_or(
+            actual == expected,
+            "the output differs from the expected output",
+        ),
         Compare::Trim => equal_or(
             trim_lines(actual) == trim_lines(expected),
             "the output differs from the expected output (trailing whitespace ignored)",
@@ -227,7 +254,10 @@ pub fn compare(test: &ResolvedTest, actual: &str) -> Result<(), String> {
             let pattern = test.pattern.as_deref().unwrap_or_default();
             let anchored = format!("^(?:{pattern})$");
             match regex::Regex::new(&anchored) {
-                Ok(re) => equal_or(re.is_match(actual.trim_end()), "the output does not match the expected pattern"),
+                Ok(re) => equal_or(
+                    re.is_match(actual.trim_end()),
+                    "the output does not match the expected pattern",
+                ),
                 Err(error) => Err(format!("the test's pattern is invalid: {error}")),
             }
         }
@@ -249,7 +279,11 @@ fn compare_floats(expected: &str, actual: &str, tolerance: f64) -> Result<(), St
     let expected: Vec<&str> = expected.split_whitespace().collect();
     let actual: Vec<&str> = actual.split_whitespace().collect();
     if expected.len() != actual.len() {
-        return Err(format!("expected {} values, got {}", expected.len(), actual.len()));
+        return Err(format!(
+            "expected {} values, got {}",
+            expected.len(),
+            actual.len()
+        ));
     }
     for (index, (want, got)) in expected.iter().zip(&actual).enumerate() {
         match (want.parse::<f64>(), got.parse::<f64>()) {
@@ -257,7 +291,10 @@ fn compare_floats(expected: &str, actual: &str, tolerance: f64) -> Result<(), St
                 let close = (want_number - got_number).abs() <= tolerance
                     || (want_number.is_nan() && got_number.is_nan());
                 if !close {
-                    return Err(format!("value {}: expected {want}, got {got} (tolerance {tolerance})", index + 1));
+                    return Err(format!(
+                        "value {}: expected {want}, got {got} (tolerance {tolerance})",
+                        index + 1
+                    ));
                 }
             }
             _ if want == got => {}
@@ -322,11 +359,23 @@ mod tests {
         ];
         assert_eq!(choose_verdict(&results, 1.0), Verdict::MemoryLimit);
         assert_eq!(
-            choose_verdict(&[result(TestStatus::Passed, 1.0), result(TestStatus::Failed, 0.0)], 1.0),
+            choose_verdict(
+                &[
+                    result(TestStatus::Passed, 1.0),
+                    result(TestStatus::Failed, 0.0)
+                ],
+                1.0
+            ),
             Verdict::Partial
         );
-        assert_eq!(choose_verdict(&[result(TestStatus::Failed, 0.0)], 0.0), Verdict::WrongAnswer);
-        assert_eq!(choose_verdict(&[result(TestStatus::Passed, 1.0)], 1.0), Verdict::Accepted);
+        assert_eq!(
+            choose_verdict(&[result(TestStatus::Failed, 0.0)], 0.0),
+            Verdict::WrongAnswer
+        );
+        assert_eq!(
+            choose_verdict(&[result(TestStatus::Passed, 1.0)], 1.0),
+            Verdict::Accepted
+        );
     }
 
     #[test]
@@ -336,7 +385,10 @@ mod tests {
         hidden.message = Some("secret".into());
         hidden.expected = Some(serde_json::json!("secret"));
         let view = hidden.learner_view();
-        assert_eq!((view.message, view.expected, view.output, view.actual), (None, None, None, None));
+        assert_eq!(
+            (view.message, view.expected, view.output, view.actual),
+            (None, None, None, None)
+        );
         assert_eq!(view.status, TestStatus::Failed);
     }
 }

@@ -14,7 +14,9 @@ use apalis_sqlite::SqliteStorage;
 use futures::channel::mpsc;
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteOperation, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqliteOperation, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -45,7 +47,10 @@ pub struct InsertWake(Arc<Mutex<mpsc::UnboundedReceiver<()>>>);
 impl Stream for InsertWake {
     type Item = ();
     fn poll_next(self: Pin<&mut Self>, context: &mut TaskContext<'_>) -> Poll<Option<()>> {
-        self.0.lock().expect("wake receiver").poll_next_unpin(context)
+        self.0
+            .lock()
+            .expect("wake receiver")
+            .poll_next_unpin(context)
     }
 }
 
@@ -95,7 +100,9 @@ impl Queue {
                         Box::pin(async move {
                             let mut handle = connection.lock_handle().await?;
                             handle.set_update_hook(move |event| {
-                                if event.operation == SqliteOperation::Insert && event.table == "Jobs" {
+                                if event.operation == SqliteOperation::Insert
+                                    && event.table == "Jobs"
+                                {
                                     let _ = sender.unbounded_send(());
                                 }
                             });
@@ -119,9 +126,12 @@ impl Queue {
                 let pool = PgPool::connect(&location.queue_url)
                     .await
                     .context("cannot connect to the Postgres queue")?;
-                PostgresStorage::setup(&pool).await.context("queue migration failed")?;
+                PostgresStorage::setup(&pool)
+                    .await
+                    .context("queue migration failed")?;
                 Ok(Queue::Postgres {
-                    storage: PostgresStorage::<GradingJob>::new(&pool).with_config(postgres_config()),
+                    storage: PostgresStorage::<GradingJob>::new(&pool)
+                        .with_config(postgres_config()),
                 })
             }
         }
@@ -143,7 +153,11 @@ impl Queue {
 
     /// Builds a monitor running one worker with `concurrency` gradings in flight.
     pub fn monitor(&self, grader: crate::worker::Grader, concurrency: usize) -> Monitor {
-        let name = format!("grader-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let name = format!(
+            "grader-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
         let monitor = Monitor::new().shutdown_timeout(Duration::from_secs(30));
         match self.clone() {
             Queue::Sqlite { storage, wake } => monitor.register(move |restarts| {

@@ -25,7 +25,10 @@ pub struct Grader {
 }
 
 /// The apalis handler. Grading runs on its own task so that gradings use every core.
-pub async fn grade_job(job: crate::queue::GradingJob, grader: Data<Grader>) -> Result<(), BoxDynError> {
+pub async fn grade_job(
+    job: crate::queue::GradingJob,
+    grader: Data<Grader>,
+) -> Result<(), BoxDynError> {
     let grader: Grader = (*grader).clone();
     let span = tracing::info_span!("grading", submission_id = %job.submission_id);
     tokio::spawn(async move { grader.grade(&job.submission_id).await }.instrument(span))
@@ -53,7 +56,11 @@ impl Grader {
                 Ok(())
             }
             Err(error) => {
-                tracing::warn!(error = format!("{error:#}"), attempt, "grading failed; releasing for retry");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    attempt,
+                    "grading failed; releasing for retry"
+                );
                 self.store.release(submission_id, &lease).await?;
                 Err(error)
             }
@@ -70,12 +77,18 @@ impl Grader {
             .store
             .version(&submission.exercise_version)
             .await?
-            .ok_or_else(|| anyhow::anyhow!("exercise version {} is missing", submission.exercise_version))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "exercise version {} is missing",
+                    submission.exercise_version
+                )
+            })?;
         let exercise = version.exercise;
         let files = self.store.submission_files(submission_id).await?;
         let limits = Limits::resolve(&exercise.limits, &self.maxima);
         // Above the sandbox's own wall limits: every case at its limit, plus compile time.
-        let job_timeout = limits.wall() * (exercise.tests.len() as u32 + 1) + Duration::from_secs(30);
+        let job_timeout =
+            limits.wall() * (exercise.tests.len() as u32 + 1) + Duration::from_secs(30);
         let started = Instant::now();
         let (grade, runtime, report) = tokio::time::timeout(
             job_timeout,
@@ -86,7 +99,11 @@ impl Grader {
         let (cpu, peak_memory) = match &report {
             RunReport::Cases(observations) => (
                 observations.iter().map(|o| o.cpu_used).sum::<u64>(),
-                observations.iter().map(|o| o.peak_memory_bytes).max().unwrap_or(0),
+                observations
+                    .iter()
+                    .map(|o| o.peak_memory_bytes)
+                    .max()
+                    .unwrap_or(0),
             ),
             RunReport::CompileError { .. } => (0, 0),
         };
@@ -107,11 +124,22 @@ impl Grader {
         });
         let written = self
             .store
-            .finish(submission_id, lease, Status::Completed, grade.verdict, Some(grade.score), &result)
+            .finish(
+                submission_id,
+                lease,
+                Status::Completed,
+                grade.verdict,
+                Some(grade.score),
+                &result,
+            )
             .await?;
         if written {
             record_metrics(grade.verdict, self.runner.name(), elapsed);
-            tracing::info!(verdict = grade.verdict.as_str(), score = grade.score, "graded");
+            tracing::info!(
+                verdict = grade.verdict.as_str(),
+                score = grade.score,
+                "graded"
+            );
         } else {
             tracing::info!("a newer attempt owns this submission; result discarded");
         }
@@ -120,6 +148,8 @@ impl Grader {
 }
 
 fn record_metrics(verdict: Verdict, runner: &'static str, elapsed: Duration) {
-    metrics::counter!("verdict_gradings_total", "verdict" => verdict.as_str(), "runner" => runner).increment(1);
-    metrics::histogram!("verdict_grading_duration_seconds", "runner" => runner).record(elapsed.as_secs_f64());
+    metrics::counter!("verdict_gradings_total", "verdict" => verdict.as_str(), "runner" => runner)
+        .increment(1);
+    metrics::histogram!("verdict_grading_duration_seconds", "runner" => runner)
+        .record(elapsed.as_secs_f64());
 }

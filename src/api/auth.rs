@@ -20,10 +20,17 @@ const CREDENTIAL_PARAMS: [&str; 5] = ["token", "access_token", "api_key", "apike
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(query) = parts.uri.query() {
             let carries_credential = query.split('&').any(|pair| {
-                let name = pair.split('=').next().unwrap_or_default().to_ascii_lowercase();
+                let name = pair
+                    .split('=')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
                 CREDENTIAL_PARAMS.contains(&name.as_str())
             }) || query.contains("vdt_");
             if carries_credential {
@@ -43,7 +50,11 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|token| !token.is_empty() && token.len() <= 256)
             .ok_or(ApiError::Unauthorized)?;
-        let principal = state.store.find_token(token).await?.ok_or(ApiError::Unauthorized)?;
+        let principal = state
+            .store
+            .find_token(token)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         Ok(Caller(principal))
     }
 }

@@ -28,7 +28,10 @@ pub enum ApiError {
     #[error("{0}")]
     TooLarge(String),
     #[error("{message}")]
-    RateLimited { message: String, retry_after_secs: u64 },
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("the grading queue is full; retry later")]
     QueueFull,
     #[error("internal error")]
@@ -99,7 +102,9 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let ApiError::RateLimited { retry_after_secs, .. } = &self
+        if let ApiError::RateLimited {
+            retry_after_secs, ..
+        } = &self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -111,13 +116,17 @@ impl IntoResponse for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonDataError(error) => {
-                ApiError::unprocessable("invalid_body", error.body_text().replace("Failed to deserialize the JSON body into the target type: ", ""))
-            }
+            JsonRejection::JsonDataError(error) => ApiError::unprocessable(
+                "invalid_body",
+                error.body_text().replace(
+                    "Failed to deserialize the JSON body into the target type: ",
+                    "",
+                ),
+            ),
             JsonRejection::JsonSyntaxError(error) => ApiError::BadRequest(error.body_text()),
-            JsonRejection::MissingJsonContentType(_) => {
-                ApiError::BadRequest("send the body as JSON with Content-Type: application/json".into())
-            }
+            JsonRejection::MissingJsonContentType(_) => ApiError::BadRequest(
+                "send the body as JSON with Content-Type: application/json".into(),
+            ),
             JsonRejection::BytesRejection(error) => from_bytes_rejection(error),
             other => ApiError::BadRequest(other.body_text()),
         }
@@ -170,8 +179,12 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
         Ok(Query(value))
     }
 }

@@ -81,28 +81,39 @@ pub struct UploadResponse {
 /// starter must not before the version goes live.
 #[utoipa::path(post, path = "/v1/exercises", request_body(content = Vec<u8>, content_type = "application/gzip"),
     responses((status = 201, body = UploadResponse), (status = 413), (status = 422)), security(("bearer" = [])))]
-pub async fn upload(State(state): State<AppState>, caller: Caller, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<Response, ApiError> {
+pub async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
     caller.require(&[Role::Instructor, Role::Admin])?;
     let body = body?;
     let package = Package::from_archive(&body, PackageLimits::default()).map_err(package_error)?;
     let version = package.content_hash();
-    let (exercise, report) = match crate::exercise::validate(&package, state.runner.as_ref(), &state.maxima, &|line| {
-        tracing::info!("{line}")
-    })
-    .await
-    {
-        Ok(validated) => validated,
-        Err(ValidationError::Package(error)) => return Err(package_error(error)),
-        Err(ValidationError::Runner(error)) => return Err(ApiError::Internal(error.into())),
-        Err(ValidationError::Failed(report)) => {
-            return Err(ApiError::Unprocessable {
-                code: "validation_failed",
-                message: format!("{}: the package failed its checks; see details", report.slug),
-                details: Some(serde_json::to_value(&*report).unwrap_or_default()),
-            });
-        }
-    };
-    let created = state.store.save_version(&package, &exercise, &report).await?;
+    let (exercise, report) =
+        match crate::exercise::validate(&package, state.runner.as_ref(), &state.maxima, &|line| {
+            tracing::info!("{line}")
+        })
+        .await
+        {
+            Ok(validated) => validated,
+            Err(ValidationError::Package(error)) => return Err(package_error(error)),
+            Err(ValidationError::Runner(error)) => return Err(ApiError::Internal(error.into())),
+            Err(ValidationError::Failed(report)) => {
+                return Err(ApiError::Unprocessable {
+                    code: "validation_failed",
+                    message: format!(
+                        "{}: the package failed its checks; see details",
+                        report.slug
+                    ),
+                    details: Some(serde_json::to_value(&*report).unwrap_or_default()),
+                });
+            }
+        };
+    let created = state
+        .store
+        .save_version(&package, &exercise, &report)
+        .await?;
     tracing::info!(slug = %exercise.slug, %version, created, "exercise version live");
     let response = UploadResponse {
         slug: exercise.slug.clone(),
@@ -126,7 +137,10 @@ fn package_error(error: PackageError) -> ApiError {
 
 /// List the live exercises.
 #[utoipa::path(get, path = "/v1/exercises", responses((status = 200, body = Vec<ExerciseSummary>)), security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>, _caller: Caller) -> Result<axum::Json<Vec<ExerciseSummary>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<axum::Json<Vec<ExerciseSummary>>, ApiError> {
     let versions = state.store.list_exercises().await?;
     Ok(axum::Json(versions.iter().map(summary).collect()))
 }
@@ -139,7 +153,11 @@ pub async fn detail(
     _caller: Caller,
     Path(slug): Path<String>,
 ) -> Result<axum::Json<ExerciseDetail>, ApiError> {
-    let stored = state.store.current_version(&slug).await?.ok_or(ApiError::NotFound("exercise"))?;
+    let stored = state
+        .store
+        .current_version(&slug)
+        .await?
+        .ok_or(ApiError::NotFound("exercise"))?;
     let statement = state
         .store
         .version_file(&stored.version, "README.md")
@@ -164,7 +182,11 @@ pub async fn detail(
                 weight: test.weight,
                 visibility: test.visibility,
                 stdin: visible.then(|| test.stdin.clone()),
-                expected: if visible { test.expected_display() } else { None },
+                expected: if visible {
+                    test.expected_display()
+                } else {
+                    None
+                },
             }
         })
         .collect();
@@ -193,7 +215,11 @@ pub async fn versions(
     _caller: Caller,
     Path(slug): Path<String>,
 ) -> Result<axum::Json<Vec<VersionSummary>>, ApiError> {
-    let current = state.store.current_version(&slug).await?.ok_or(ApiError::NotFound("exercise"))?;
+    let current = state
+        .store
+        .current_version(&slug)
+        .await?
+        .ok_or(ApiError::NotFound("exercise"))?;
     let versions = state.store.list_versions(&slug).await?;
     Ok(axum::Json(
         versions

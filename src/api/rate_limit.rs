@@ -25,8 +25,11 @@ impl RateLimiter {
         if buckets.len() > 100_000 {
             buckets.retain(|_, (_, at)| now.duration_since(*at).as_secs() < 120);
         }
-        let (tokens, at) = buckets.entry(learner.to_string()).or_insert((self.per_minute, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * refill_per_second).min(self.per_minute);
+        let (tokens, at) = buckets
+            .entry(learner.to_string())
+            .or_insert((self.per_minute, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * refill_per_second)
+            .min(self.per_minute);
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;

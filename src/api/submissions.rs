@@ -6,8 +6,8 @@ use super::error::{ApiError, Json, Query};
 use crate::exercise::manifest::check_learner_file_name;
 use crate::grading::{TestResult, Verdict};
 use crate::store::submissions::{
-    Created, IdempotencyKey, ListFilter, NewSubmission, Status, SubmissionRecord, decode_cursor, decode_feed_cursor,
-    encode_feed_cursor,
+    Created, IdempotencyKey, ListFilter, NewSubmission, Status, SubmissionRecord, decode_cursor,
+    decode_feed_cursor, encode_feed_cursor,
 };
 use crate::store::tokens::{Role, check_learner_id};
 use axum::extract::{Path, State};
@@ -76,7 +76,8 @@ pub struct SubmissionView {
 /// Builds the view of a record for `caller`.
 pub fn view(record: SubmissionRecord, caller: &Caller) -> SubmissionView {
     let result = record.result.unwrap_or(serde_json::Value::Null);
-    let tests: Vec<TestResult> = serde_json::from_value(result["tests"].clone()).unwrap_or_default();
+    let tests: Vec<TestResult> =
+        serde_json::from_value(result["tests"].clone()).unwrap_or_default();
     let tests = if caller.sees_hidden_data() {
         tests
     } else {
@@ -106,16 +107,24 @@ pub fn view(record: SubmissionRecord, caller: &Caller) -> SubmissionView {
     }
 }
 
-fn decode_files(files: &BTreeMap<String, FileContent>) -> Result<BTreeMap<String, Vec<u8>>, ApiError> {
+fn decode_files(
+    files: &BTreeMap<String, FileContent>,
+) -> Result<BTreeMap<String, Vec<u8>>, ApiError> {
     files
         .iter()
         .map(|(name, content)| {
-            check_learner_file_name(name).map_err(|problem| ApiError::unprocessable("invalid_file", problem))?;
+            check_learner_file_name(name)
+                .map_err(|problem| ApiError::unprocessable("invalid_file", problem))?;
             let bytes = match content {
                 FileContent::Text(text) => text.clone().into_bytes(),
                 FileContent::Binary { base64 } => base64::engine::general_purpose::STANDARD
                     .decode(base64)
-                    .map_err(|error| ApiError::unprocessable("invalid_file", format!("{name}: bad base64: {error}")))?,
+                    .map_err(|error| {
+                        ApiError::unprocessable(
+                            "invalid_file",
+                            format!("{name}: bad base64: {error}"),
+                        )
+                    })?,
             };
             Ok((name.clone(), bytes))
         })
@@ -137,13 +146,21 @@ pub async fn create(
         (Role::Learner, None) => caller.own_learner().unwrap_or_default().to_string(),
         (Role::Learner, Some(named)) if Some(named) == caller.own_learner() => named.to_string(),
         (Role::Learner, Some(_)) => {
-            return Err(ApiError::Forbidden("a learner token submits only for its own learner".into()));
+            return Err(ApiError::Forbidden(
+                "a learner token submits only for its own learner".into(),
+            ));
         }
         (_, Some(named)) => {
-            check_learner_id(named).map_err(|problem| ApiError::unprocessable("invalid_learner", problem))?;
+            check_learner_id(named)
+                .map_err(|problem| ApiError::unprocessable("invalid_learner", problem))?;
             named.to_string()
         }
-        (_, None) => return Err(ApiError::unprocessable("missing_learner", "name the `learner` this submission is for")),
+        (_, None) => {
+            return Err(ApiError::unprocessable(
+                "missing_learner",
+                "name the `learner` this submission is for",
+            ));
+        }
     };
     let stored = state
         .store
@@ -155,7 +172,10 @@ pub async fn create(
     if let Some(name) = files.keys().find(|name| !exercise.accepts_file(name)) {
         return Err(ApiError::unprocessable(
             "invalid_file",
-            format!("{name} is not a file this exercise accepts (expected {})", exercise.entrypoint),
+            format!(
+                "{name} is not a file this exercise accepts (expected {})",
+                exercise.entrypoint
+            ),
         ));
     }
     if !files.contains_key(&exercise.entrypoint) {
@@ -170,14 +190,20 @@ pub async fn create(
                 .to_str()
                 .ok()
                 .filter(|key| !key.is_empty() && key.len() <= 255)
-                .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1-255 visible ASCII characters".into()))?;
+                .ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "Idempotency-Key must be 1-255 visible ASCII characters".into(),
+                    )
+                })?;
             Some(key.to_string())
         }
         None => None,
     };
     if let Err(retry_after_secs) = state.rate.take(&learner) {
         return Err(ApiError::RateLimited {
-            message: format!("too many submissions for learner {learner}; retry in {retry_after_secs} s"),
+            message: format!(
+                "too many submissions for learner {learner}; retry in {retry_after_secs} s"
+            ),
             retry_after_secs,
         });
     }
@@ -194,7 +220,8 @@ pub async fn create(
         return Err(ApiError::QueueFull);
     }
     let request_hash = {
-        let canonical = serde_json::json!({"exercise": request.exercise, "learner": learner, "files": files});
+        let canonical =
+            serde_json::json!({"exercise": request.exercise, "learner": learner, "files": files});
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     };
     let new = NewSubmission {
@@ -209,12 +236,19 @@ pub async fn create(
         key,
         request_hash: &request_hash,
     });
-    let record = match state.store.create_submission(&new, idempotency.as_ref()).await? {
+    let record = match state
+        .store
+        .create_submission(&new, idempotency.as_ref())
+        .await?
+    {
         Created::New(record) => {
             // Committed: the 202 is durable. A failed push is retried by the outbox sweep.
             match state.queue.push(&record.id).await {
                 Ok(()) => state.store.mark_enqueued(&record.id).await?,
-                Err(error) => tracing::warn!(error = format!("{error:#}"), "push failed; the outbox sweep will retry"),
+                Err(error) => tracing::warn!(
+                    error = format!("{error:#}"),
+                    "push failed; the outbox sweep will retry"
+                ),
             }
             record
         }
@@ -265,7 +299,8 @@ pub async fn get(
             return Ok(axum::Json(view(record, &caller)));
         }
         // Woken by a completion in this process; the timeout covers other processes' workers.
-        let _ = tokio::time::timeout((deadline - now).min(Duration::from_millis(250)), completed).await;
+        let _ =
+            tokio::time::timeout((deadline - now).min(Duration::from_millis(250)), completed).await;
     }
 }
 
@@ -299,12 +334,17 @@ pub async fn list(
     let status = query
         .status
         .as_deref()
-        .map(|text| Status::parse(text).ok_or_else(|| ApiError::BadRequest(format!("unknown status {text:?}"))))
+        .map(|text| {
+            Status::parse(text)
+                .ok_or_else(|| ApiError::BadRequest(format!("unknown status {text:?}")))
+        })
         .transpose()?;
     if let Some(cursor) = &query.cursor
         && decode_cursor(cursor).is_none()
     {
-        return Err(ApiError::BadRequest("the cursor is not one this API gave out".into()));
+        return Err(ApiError::BadRequest(
+            "the cursor is not one this API gave out".into(),
+        ));
     }
     let learner = match caller.own_learner() {
         Some(own) => Some(own.to_string()),
@@ -319,7 +359,10 @@ pub async fn list(
     };
     let (records, next) = state.store.list_submissions(&filter).await?;
     Ok(axum::Json(SubmissionPage {
-        submissions: records.into_iter().map(|record| view(record, &caller)).collect(),
+        submissions: records
+            .into_iter()
+            .map(|record| view(record, &caller))
+            .collect(),
         next,
     }))
 }
@@ -352,8 +395,9 @@ pub async fn feed(
 ) -> Result<axum::Json<FeedPage>, ApiError> {
     caller.require(&[Role::Integration, Role::Instructor, Role::Admin])?;
     let after = match &query.after {
-        Some(cursor) => decode_feed_cursor(cursor)
-            .ok_or_else(|| ApiError::BadRequest("the cursor is not one this API gave out".into()))?,
+        Some(cursor) => decode_feed_cursor(cursor).ok_or_else(|| {
+            ApiError::BadRequest("the cursor is not one this API gave out".into())
+        })?,
         None => 0,
     };
     let limit = query.limit.unwrap_or(100).clamp(1, 500);
@@ -365,12 +409,19 @@ pub async fn feed(
         let records = state.store.feed(after, limit).await?;
         let now = Instant::now();
         if !records.is_empty() || now >= deadline {
-            let next = records.last().and_then(|record| record.feed_seq).unwrap_or(after);
+            let next = records
+                .last()
+                .and_then(|record| record.feed_seq)
+                .unwrap_or(after);
             return Ok(axum::Json(FeedPage {
-                results: records.into_iter().map(|record| view(record, &caller)).collect(),
+                results: records
+                    .into_iter()
+                    .map(|record| view(record, &caller))
+                    .collect(),
                 next: encode_feed_cursor(next),
             }));
         }
-        let _ = tokio::time::timeout((deadline - now).min(Duration::from_millis(250)), completed).await;
+        let _ =
+            tokio::time::timeout((deadline - now).min(Duration::from_millis(250)), completed).await;
     }
 }

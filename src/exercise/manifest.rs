@@ -210,7 +210,8 @@ impl Manifest {
 
     /// Every file name a submission may carry.
     pub fn accepted_files(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.files.entrypoint.as_str()).chain(self.files.extra.iter().map(String::as_str))
+        std::iter::once(self.files.entrypoint.as_str())
+            .chain(self.files.extra.iter().map(String::as_str))
     }
 
     /// Semantic checks that serde cannot express.
@@ -224,7 +225,10 @@ impl Manifest {
         if !slug_ok {
             return Err(ManifestError::new(
                 "slug",
-                format!("must match [a-z0-9-]+ and be at most 64 characters, got {:?}", self.slug),
+                format!(
+                    "must match [a-z0-9-]+ and be at most 64 characters, got {:?}",
+                    self.slug
+                ),
             ));
         }
         if self.title.trim().is_empty() {
@@ -234,10 +238,14 @@ impl Manifest {
             return Err(ManifestError::new("points", "must be a positive number"));
         }
         for name in self.accepted_files() {
-            check_learner_file_name(name).map_err(|problem| ManifestError::new("files", problem))?;
+            check_learner_file_name(name)
+                .map_err(|problem| ManifestError::new("files", problem))?;
         }
         if self.tests.is_empty() {
-            return Err(ManifestError::new("tests", "at least one [[tests]] entry is required"));
+            return Err(ManifestError::new(
+                "tests",
+                "at least one [[tests]] entry is required",
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for (index, test) in self.tests.iter().enumerate() {
@@ -246,14 +254,20 @@ impl Manifest {
                 return Err(ManifestError::new(field("name"), "must not be empty"));
             }
             if !seen.insert(test.name.as_str()) {
-                return Err(ManifestError::new(field("name"), format!("duplicate test name {:?}", test.name)));
+                return Err(ManifestError::new(
+                    field("name"),
+                    format!("duplicate test name {:?}", test.name),
+                ));
             }
             if !(test.weight.is_finite() && test.weight >= 0.0) {
                 return Err(ManifestError::new(field("weight"), "must be a number >= 0"));
             }
             if self.kind == Kind::Io {
                 if test.stdin.is_some() && test.stdin_file.is_some() {
-                    return Err(ManifestError::new(field("stdin"), "give stdin or stdin_file, not both"));
+                    return Err(ManifestError::new(
+                        field("stdin"),
+                        "give stdin or stdin_file, not both",
+                    ));
                 }
                 if test.expected_stdout.is_some() && test.expected_stdout_file.is_some() {
                     return Err(ManifestError::new(
@@ -262,7 +276,9 @@ impl Manifest {
                     ));
                 }
                 match test.compare {
-                    Compare::Float if test.tolerance.is_none_or(|t| !(t.is_finite() && t >= 0.0)) => {
+                    Compare::Float
+                        if test.tolerance.is_none_or(|t| !(t.is_finite() && t >= 0.0)) =>
+                    {
                         return Err(ManifestError::new(
                             field("tolerance"),
                             "compare = \"float\" needs a tolerance >= 0",
@@ -270,10 +286,14 @@ impl Manifest {
                     }
                     Compare::Regex => {
                         let pattern = test.pattern.as_deref().ok_or_else(|| {
-                            ManifestError::new(field("pattern"), "compare = \"regex\" needs a pattern")
+                            ManifestError::new(
+                                field("pattern"),
+                                "compare = \"regex\" needs a pattern",
+                            )
                         })?;
-                        regex::Regex::new(pattern)
-                            .map_err(|error| ManifestError::new(field("pattern"), error.to_string()))?;
+                        regex::Regex::new(pattern).map_err(|error| {
+                            ManifestError::new(field("pattern"), error.to_string())
+                        })?;
                     }
                     _ => {}
                 }
@@ -281,7 +301,10 @@ impl Manifest {
         }
         let weights: f64 = self.tests.iter().map(|t| t.weight).sum();
         if weights <= 0.0 {
-            return Err(ManifestError::new("tests", "the weights must add up to more than 0"));
+            return Err(ManifestError::new(
+                "tests",
+                "the weights must add up to more than 0",
+            ));
         }
         Ok(())
     }
@@ -340,7 +363,10 @@ stdin = "a"
     #[test]
     fn bad_enum_value_is_named() {
         let error = Manifest::parse(&MINIMAL.replace("\"hero\"", "\"god\"")).unwrap_err();
-        assert!(error.problem.contains("god") && error.problem.contains("tier"), "{error}");
+        assert!(
+            error.problem.contains("god") && error.problem.contains("tier"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -74,7 +74,9 @@ fn resolve_tests(package: &Package) -> Result<Vec<ResolvedTest>, PackageError> {
         };
         let expected_stdout = match (&test.expected_stdout, &test.expected_stdout_file) {
             (Some(expected), _) => Some(expected.clone()),
-            (None, Some(path)) => Some(package.text_file(&format!("tests[{index}].expected_stdout_file"), path)?),
+            (None, Some(path)) => {
+                Some(package.text_file(&format!("tests[{index}].expected_stdout_file"), path)?)
+            }
             (None, None) => None,
         };
         tests.push(ResolvedTest {
@@ -100,7 +102,11 @@ pub fn run_request(
     RunRequest {
         files,
         entrypoint: exercise.entrypoint.clone(),
-        cases: exercise.tests.iter().map(|t| t.stdin.clone().into_bytes()).collect(),
+        cases: exercise
+            .tests
+            .iter()
+            .map(|t| t.stdin.clone().into_bytes())
+            .collect(),
         limits: Limits::resolve(&exercise.limits, maxima),
     }
 }
@@ -118,7 +124,12 @@ pub async fn grade_files(
     Ok((grade, info, report))
 }
 
-fn check_report(check: &str, grade: &Grade, passed: bool, mut problems: Vec<String>) -> CheckReport {
+fn check_report(
+    check: &str,
+    grade: &Grade,
+    passed: bool,
+    mut problems: Vec<String>,
+) -> CheckReport {
     if let Some(message) = &grade.message {
         problems.push(message.clone());
     }
@@ -128,7 +139,10 @@ fn check_report(check: &str, grade: &Grade, passed: bool, mut problems: Vec<Stri
                 "test {:?}: {:?}{}",
                 test.name,
                 test.status,
-                test.message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+                test.message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
             ));
         }
     }
@@ -157,7 +171,10 @@ pub async fn validate(
     if !solution.contains_key(&manifest.files.entrypoint) {
         return Err(PackageError::from(ManifestError::new(
             "solution",
-            format!("solution/{} (the entrypoint) is missing", manifest.files.entrypoint),
+            format!(
+                "solution/{} (the entrypoint) is missing",
+                manifest.files.entrypoint
+            ),
         ))
         .into());
     }
@@ -182,7 +199,11 @@ pub async fn validate(
         error: None,
     };
 
-    progress(&format!("{}: running the reference solution on {} tests", exercise.slug, exercise.tests.len()));
+    progress(&format!(
+        "{}: running the reference solution on {} tests",
+        exercise.slug,
+        exercise.tests.len()
+    ));
     let request = run_request(&exercise, solution.clone(), maxima);
     let (run, _) = runner.run(&request).await?;
     let mut problems = Vec::new();
@@ -191,7 +212,8 @@ pub async fn validate(
             let needs_expected = test.expected_stdout.is_none() && test.compare != Compare::Regex;
             if needs_expected {
                 if observation.outcome == (crate::runner::CaseOutcome::Exited { code: 0 }) {
-                    test.expected_stdout = Some(String::from_utf8_lossy(&observation.stdout).into_owned());
+                    test.expected_stdout =
+                        Some(String::from_utf8_lossy(&observation.stdout).into_owned());
                 } else {
                     problems.push(format!(
                         "test {:?}: expected_stdout was left out, and the reference did not finish cleanly ({:?})",
@@ -203,7 +225,9 @@ pub async fn validate(
     }
     let grade = grading::grade_io(&exercise.tests, &run, exercise.points);
     let reference_ok = grade.verdict == Verdict::Accepted && problems.is_empty();
-    report.checks.push(check_report("reference", &grade, reference_ok, problems));
+    report
+        .checks
+        .push(check_report("reference", &grade, reference_ok, problems));
 
     let starter = package.folder("starter");
     if starter.contains_key(&exercise.entrypoint) {
@@ -212,7 +236,8 @@ pub async fn validate(
         let mut problems = Vec::new();
         let starter_ok = grade.verdict != Verdict::Accepted;
         if !starter_ok {
-            problems.push("the starter scores 100%: learners could submit it unchanged".to_string());
+            problems
+                .push("the starter scores 100%: learners could submit it unchanged".to_string());
         }
         let mut check = check_report("starter", &grade, starter_ok, problems);
         if starter_ok {

@@ -76,7 +76,10 @@ impl Package {
         } else if bytes.starts_with(b"PK\x03\x04") {
             read_zip(bytes, limits)?
         } else {
-            return Err(invalid("package", "the body is neither a tar.gz nor a zip archive"));
+            return Err(invalid(
+                "package",
+                "the body is neither a tar.gz nor a zip archive",
+            ));
         };
         Package::from_files(strip_single_top_folder(entries)?)
     }
@@ -120,7 +123,8 @@ impl Package {
             .files
             .get(&normal)
             .ok_or_else(|| invalid(field, format!("{path:?} is not in the package")))?;
-        String::from_utf8(bytes.clone()).map_err(|_| invalid(field, format!("{path:?} is not UTF-8 text")))
+        String::from_utf8(bytes.clone())
+            .map_err(|_| invalid(field, format!("{path:?} is not UTF-8 text")))
     }
 }
 
@@ -178,7 +182,9 @@ impl Budget {
 /// Turns an archive entry path into a clean relative path, or says why it is refused.
 pub fn normalize_entry_path(raw: &str) -> Result<String, String> {
     if raw.contains('\\') || raw.contains('\0') {
-        return Err(format!("{raw:?}: backslashes and NUL are not allowed in paths"));
+        return Err(format!(
+            "{raw:?}: backslashes and NUL are not allowed in paths"
+        ));
     }
     let mut parts = Vec::new();
     for component in Path::new(raw).components() {
@@ -231,13 +237,19 @@ fn read_dir_into(
             let content = budget.read(&relative, file)?;
             files.insert(relative, content);
         } else {
-            return Err(invalid(&relative, "only regular files and folders are allowed"));
+            return Err(invalid(
+                &relative,
+                "only regular files and folders are allowed",
+            ));
         }
     }
     Ok(())
 }
 
-fn read_tar_gz(bytes: &[u8], limits: PackageLimits) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
+fn read_tar_gz(
+    bytes: &[u8],
+    limits: PackageLimits,
+) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     let mut budget = Budget::new(limits);
     let mut files = BTreeMap::new();
@@ -245,13 +257,17 @@ fn read_tar_gz(bytes: &[u8], limits: PackageLimits) -> Result<BTreeMap<String, V
         .entries()
         .map_err(|error| invalid("package", format!("not a readable tar.gz: {error}")))?;
     for entry in entries {
-        let entry = entry.map_err(|error| invalid("package", format!("not a readable tar.gz: {error}")))?;
+        let entry =
+            entry.map_err(|error| invalid("package", format!("not a readable tar.gz: {error}")))?;
         budget.entry()?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let path = normalize_entry_path(&raw).map_err(|problem| invalid("package", problem))?;
         let kind = entry.header().entry_type();
         if kind.is_symlink() || kind.is_hard_link() {
-            return Err(invalid(&path, "symlinks and hard links are not allowed in a package"));
+            return Err(invalid(
+                &path,
+                "symlinks and hard links are not allowed in a package",
+            ));
         }
         if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
             continue;
@@ -267,7 +283,10 @@ fn read_tar_gz(bytes: &[u8], limits: PackageLimits) -> Result<BTreeMap<String, V
     Ok(files)
 }
 
-fn read_zip(bytes: &[u8], limits: PackageLimits) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
+fn read_zip(
+    bytes: &[u8],
+    limits: PackageLimits,
+) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|error| invalid("package", format!("not a readable zip: {error}")))?;
     let mut budget = Budget::new(limits);
@@ -277,7 +296,8 @@ fn read_zip(bytes: &[u8], limits: PackageLimits) -> Result<BTreeMap<String, Vec<
         let entry = archive
             .by_index(index)
             .map_err(|error| invalid("package", format!("not a readable zip: {error}")))?;
-        let path = normalize_entry_path(entry.name()).map_err(|problem| invalid("package", problem))?;
+        let path =
+            normalize_entry_path(entry.name()).map_err(|problem| invalid("package", problem))?;
         if entry.is_symlink() {
             return Err(invalid(&path, "symlinks are not allowed in a package"));
         }
@@ -308,7 +328,10 @@ fn strip_single_top_folder(
             let prefix = format!("{top}/");
             Ok(files
                 .into_iter()
-                .filter_map(|(path, content)| path.strip_prefix(&prefix).map(|rest| (rest.to_string(), content)))
+                .filter_map(|(path, content)| {
+                    path.strip_prefix(&prefix)
+                        .map(|rest| (rest.to_string(), content))
+                })
                 .collect())
         }
         _ => Err(invalid(

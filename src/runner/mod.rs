@@ -34,7 +34,8 @@ impl Limits {
 
     /// Applies a manifest's values over the defaults, then clamps them to `maxima`.
     pub fn resolve(spec: &crate::exercise::manifest::LimitsSpec, maxima: &Limits) -> Limits {
-        let pick = |value: Option<u64>, default: u64, max: u64| value.unwrap_or(default).clamp(1, max);
+        let pick =
+            |value: Option<u64>, default: u64, max: u64| value.unwrap_or(default).clamp(1, max);
         Limits {
             cpu_ms: pick(spec.cpu_ms, Self::DEFAULT.cpu_ms, maxima.cpu_ms),
             wall_ms: pick(spec.wall_ms, Self::DEFAULT.wall_ms, maxima.wall_ms),
@@ -65,12 +66,16 @@ pub struct RunRequest {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CaseOutcome {
     /// The program ran to completion with this exit code.
-    Exited { code: i32 },
+    Exited {
+        code: i32,
+    },
     TimeLimit,
     MemoryLimit,
     OutputLimit,
     /// A trap or an abort; the message is the runtime's description.
-    RuntimeError { message: String },
+    RuntimeError {
+        message: String,
+    },
 }
 
 /// What the sandbox observed for one case. Nothing here is trusted as a verdict.

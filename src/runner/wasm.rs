@@ -12,12 +12,16 @@
 //!
 //! Compiled modules are cached by the SHA-256 of their bytes.
 
-use super::{CaseObservation, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError, RuntimeInfo};
+use super::{
+    CaseObservation, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError, RuntimeInfo,
+};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime::{
+    Config, Engine, InstancePre, Linker, Module, ResourceLimiter, Store, Trap, UpdateDeadline,
+};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
@@ -48,7 +52,12 @@ struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.denied = true;
             return Ok(false);
@@ -62,7 +71,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(())
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -104,7 +118,11 @@ impl WasmRunner {
     }
 
     /// Compiles (or finds in the cache) a module; `Err` is a compile error for the learner.
-    async fn prepare(&self, bytes: &[u8], digest: [u8; 32]) -> Result<InstancePre<RunState>, String> {
+    async fn prepare(
+        &self,
+        bytes: &[u8],
+        digest: [u8; 32],
+    ) -> Result<InstancePre<RunState>, String> {
         if let Some(pre) = self.modules.lock().expect("module cache").get(&digest) {
             return Ok(pre.clone());
         }
@@ -113,11 +131,16 @@ impl WasmRunner {
         let pre = tokio::task::spawn_blocking(move || -> Result<InstancePre<RunState>, String> {
             let module = Module::new(&engine, &bytes).map_err(|error| format!("{error:#}"))?;
             if module.get_export("_start").is_none() {
-                return Err("the module has no `_start` export: it must be a WASI command module".into());
+                return Err(
+                    "the module has no `_start` export: it must be a WASI command module".into(),
+                );
             }
             let mut linker: Linker<RunState> = Linker::new(&engine);
-            p1::add_to_linker_async(&mut linker, |state| &mut state.wasi).map_err(|error| format!("{error:#}"))?;
-            linker.instantiate_pre(&module).map_err(|error| format!("{error:#}"))
+            p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)
+                .map_err(|error| format!("{error:#}"))?;
+            linker
+                .instantiate_pre(&module)
+                .map_err(|error| format!("{error:#}"))
         })
         .await
         .map_err(|error| format!("the compiler failed: {error}"))??;
@@ -139,7 +162,8 @@ impl WasmRunner {
         let output_cap = (limits.output_kb as usize) * 1024;
         let stdout = MemoryOutputPipe::new(output_cap + 1);
         let stderr = MemoryOutputPipe::new(output_cap + 1);
-        let scratch = tempfile::tempdir().map_err(|error| RunnerError(format!("scratch dir: {error}")))?;
+        let scratch =
+            tempfile::tempdir().map_err(|error| RunnerError(format!("scratch dir: {error}")))?;
         let mut builder = WasiCtxBuilder::new();
         builder
             .stdin(MemoryInputPipe::new(stdin.to_vec()))
@@ -213,7 +237,11 @@ impl WasmRunner {
 
 /// Maps how the guest ended to an outcome. Limits come first: a guest that hit the
 /// memory cap and then trapped ran out of memory, not into a bug.
-fn classify(result: wasmtime::Result<()>, output_exceeded: bool, memory_denied: bool) -> CaseOutcome {
+fn classify(
+    result: wasmtime::Result<()>,
+    output_exceeded: bool,
+    memory_denied: bool,
+) -> CaseOutcome {
     let error = match result {
         Ok(()) if output_exceeded => return CaseOutcome::OutputLimit,
         Ok(()) => return CaseOutcome::Exited { code: 0 },
@@ -250,10 +278,9 @@ impl Runner for WasmRunner {
     }
 
     async fn run(&self, request: &RunRequest) -> Result<(RunReport, RuntimeInfo), RunnerError> {
-        let bytes = request
-            .files
-            .get(&request.entrypoint)
-            .ok_or_else(|| RunnerError(format!("the entrypoint {} is missing", request.entrypoint)))?;
+        let bytes = request.files.get(&request.entrypoint).ok_or_else(|| {
+            RunnerError(format!("the entrypoint {} is missing", request.entrypoint))
+        })?;
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         let info = RuntimeInfo {
             runtime: format!("wasmtime {}", wasmtime_version()),

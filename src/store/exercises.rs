@@ -42,12 +42,14 @@ impl Store {
             == 1;
         if inserted {
             for (path, content) in &package.files {
-                sqlx::query("INSERT INTO exercise_files (version, path, content) VALUES ($1, $2, $3)")
-                    .bind(&version)
-                    .bind(path)
-                    .bind(content.clone())
-                    .execute(&mut *transaction)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO exercise_files (version, path, content) VALUES ($1, $2, $3)",
+                )
+                .bind(&version)
+                .bind(path)
+                .bind(content.clone())
+                .execute(&mut *transaction)
+                .await?;
             }
         }
         sqlx::query(
@@ -77,10 +79,12 @@ impl Store {
 
     /// One version by its hash.
     pub async fn version(&self, version: &str) -> Result<Option<StoredVersion>, sqlx::Error> {
-        let row = sqlx::query("SELECT version, resolved, created_at FROM exercise_versions WHERE version = $1")
-            .bind(version)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT version, resolved, created_at FROM exercise_versions WHERE version = $1",
+        )
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(stored_version).transpose()
     }
 
@@ -107,12 +111,18 @@ impl Store {
     }
 
     /// The files of a version under `folder/` (e.g. `starter`), folder prefix removed.
-    pub async fn version_files(&self, version: &str, folder: &str) -> Result<BTreeMap<String, Vec<u8>>, sqlx::Error> {
+    pub async fn version_files(
+        &self,
+        version: &str,
+        folder: &str,
+    ) -> Result<BTreeMap<String, Vec<u8>>, sqlx::Error> {
         let prefix = format!("{folder}/");
-        let rows = sqlx::query("SELECT path, content FROM exercise_files WHERE version = $1 ORDER BY path")
-            .bind(version)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT path, content FROM exercise_files WHERE version = $1 ORDER BY path",
+        )
+        .bind(version)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
             .filter_map(|row| {
@@ -124,19 +134,25 @@ impl Store {
     }
 
     /// One file of a version.
-    pub async fn version_file(&self, version: &str, path: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-        let row = sqlx::query("SELECT content FROM exercise_files WHERE version = $1 AND path = $2")
-            .bind(version)
-            .bind(path)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn version_file(
+        &self,
+        version: &str,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        let row =
+            sqlx::query("SELECT content FROM exercise_files WHERE version = $1 AND path = $2")
+                .bind(version)
+                .bind(path)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|row| row.get("content")))
     }
 }
 
 fn stored_version(row: sqlx::any::AnyRow) -> Result<StoredVersion, sqlx::Error> {
     let resolved: String = row.get("resolved");
-    let exercise = serde_json::from_str(&resolved).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+    let exercise =
+        serde_json::from_str(&resolved).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
     Ok(StoredVersion {
         version: row.get("version"),
         exercise,

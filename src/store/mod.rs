@@ -37,17 +37,26 @@ pub struct DatabaseLocation {
 }
 
 impl DatabaseLocation {
-    pub fn resolve(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<DatabaseLocation> {
+    pub fn resolve(
+        data_dir: &Path,
+        database_url: Option<&str>,
+    ) -> anyhow::Result<DatabaseLocation> {
         match database_url {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(DatabaseLocation {
-                backend: Backend::Postgres,
-                url: url.to_string(),
-                queue_url: url.to_string(),
-                queue_file: None,
-            }),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(DatabaseLocation {
+                    backend: Backend::Postgres,
+                    url: url.to_string(),
+                    queue_url: url.to_string(),
+                    queue_file: None,
+                })
+            }
             Some(url) if url.starts_with("sqlite:") => {
-                let file = PathBuf::from(url.trim_start_matches("sqlite://").trim_start_matches("sqlite:"));
-                let file = PathBuf::from(file.to_string_lossy().split('?').next().unwrap_or_default());
+                let file = PathBuf::from(
+                    url.trim_start_matches("sqlite://")
+                        .trim_start_matches("sqlite:"),
+                );
+                let file =
+                    PathBuf::from(file.to_string_lossy().split('?').next().unwrap_or_default());
                 let queue_file = file.with_extension("queue.db");
                 Ok(DatabaseLocation {
                     backend: Backend::Sqlite,
@@ -61,8 +70,9 @@ impl DatabaseLocation {
                 other.split(':').next().unwrap_or_default()
             ),
             None => {
-                std::fs::create_dir_all(data_dir)
-                    .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+                std::fs::create_dir_all(data_dir).with_context(|| {
+                    format!("cannot create the data dir {}", data_dir.display())
+                })?;
                 let file = data_dir.join("verdict.db");
                 let queue_file = data_dir.join("queue.db");
                 Ok(DatabaseLocation {
@@ -85,8 +95,7 @@ pub struct Store {
 
 /// Durable SQLite settings, applied to every connection: WAL, `synchronous=FULL`
 /// (a 202 survives power loss) and a busy timeout so writers wait instead of failing.
-pub const SQLITE_PRAGMAS: &str =
-    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
 
 impl Store {
     /// Connects and brings the schema up to date.
@@ -125,7 +134,10 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await.context("database migration failed")?;
+        migrator
+            .run(&self.pool)
+            .await
+            .context("database migration failed")?;
         Ok(())
     }
 
@@ -147,7 +159,10 @@ pub fn now_ms() -> i64 {
 pub fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 

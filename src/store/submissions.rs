@@ -41,9 +41,14 @@ impl Status {
     }
 
     pub fn parse(text: &str) -> Option<Status> {
-        [Status::Queued, Status::Running, Status::Completed, Status::Failed]
-            .into_iter()
-            .find(|status| status.as_str() == text)
+        [
+            Status::Queued,
+            Status::Running,
+            Status::Completed,
+            Status::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
     }
 
     pub fn is_final(self) -> bool {
@@ -132,7 +137,10 @@ pub struct IdempotencyKey<'a> {
 #[derive(Debug)]
 pub enum Claim {
     /// This attempt owns the submission until it writes a result.
-    Granted { lease: String, attempt: i64 },
+    Granted {
+        lease: String,
+        attempt: i64,
+    },
     /// Already completed or failed: a duplicate or late delivery.
     Finished,
     /// The attempts are spent; the submission was marked failed.
@@ -157,8 +165,15 @@ fn encode_cursor(record: &SubmissionRecord) -> String {
 
 /// Decodes a list cursor, or `None` when it is not one of ours.
 pub fn decode_cursor(cursor: &str) -> Option<String> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    Some(String::from_utf8(bytes).ok()?.strip_prefix("list:")?.to_string())
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    Some(
+        String::from_utf8(bytes)
+            .ok()?
+            .strip_prefix("list:")?
+            .to_string(),
+    )
 }
 
 /// Encodes a feed position.
@@ -168,14 +183,25 @@ pub fn encode_feed_cursor(seq: i64) -> String {
 
 /// Decodes a feed position.
 pub fn decode_feed_cursor(cursor: &str) -> Option<i64> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    String::from_utf8(bytes).ok()?.strip_prefix("feed:")?.parse().ok()
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("feed:")?
+        .parse()
+        .ok()
 }
 
 fn encode_files(files: &BTreeMap<String, Vec<u8>>) -> String {
     let encoded: BTreeMap<&str, String> = files
         .iter()
-        .map(|(name, content)| (name.as_str(), base64::engine::general_purpose::STANDARD.encode(content)))
+        .map(|(name, content)| {
+            (
+                name.as_str(),
+                base64::engine::general_purpose::STANDARD.encode(content),
+            )
+        })
         .collect();
     serde_json::to_string(&encoded).unwrap_or_default()
 }
@@ -208,11 +234,13 @@ impl Store {
                 return match self.insert_submission(new, Some(key)).await {
                     Ok(record) => Ok(Created::New(record)),
                     Err(error) => {
-                        sqlx::query("DELETE FROM idempotency_keys WHERE token_id = $1 AND key = $2")
-                            .bind(key.token_id)
-                            .bind(key.key)
-                            .execute(&self.pool)
-                            .await?;
+                        sqlx::query(
+                            "DELETE FROM idempotency_keys WHERE token_id = $1 AND key = $2",
+                        )
+                        .bind(key.token_id)
+                        .bind(key.key)
+                        .execute(&self.pool)
+                        .await?;
                         Err(error.into())
                     }
                 };
@@ -273,12 +301,14 @@ impl Store {
         .execute(&mut *transaction)
         .await?;
         if let Some(key) = key {
-            sqlx::query("UPDATE idempotency_keys SET submission_id = $1 WHERE token_id = $2 AND key = $3")
-                .bind(&id)
-                .bind(key.token_id)
-                .bind(key.key)
-                .execute(&mut *transaction)
-                .await?;
+            sqlx::query(
+                "UPDATE idempotency_keys SET submission_id = $1 WHERE token_id = $2 AND key = $3",
+            )
+            .bind(&id)
+            .bind(key.token_id)
+            .bind(key.key)
+            .execute(&mut *transaction)
+            .await?;
         }
         transaction.commit().await?;
         self.submission(&id)
@@ -287,10 +317,12 @@ impl Store {
     }
 
     pub async fn submission(&self, id: &str) -> Result<Option<SubmissionRecord>, sqlx::Error> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM submissions WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM submissions WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(record).transpose()
     }
 
@@ -300,10 +332,16 @@ impl Store {
             .bind(id)
             .fetch_one(&self.pool)
             .await?;
-        let encoded: BTreeMap<String, String> = serde_json::from_str(&row.get::<String, _>("files"))?;
+        let encoded: BTreeMap<String, String> =
+            serde_json::from_str(&row.get::<String, _>("files"))?;
         encoded
             .into_iter()
-            .map(|(name, content)| Ok((name, base64::engine::general_purpose::STANDARD.decode(content)?)))
+            .map(|(name, content)| {
+                Ok((
+                    name,
+                    base64::engine::general_purpose::STANDARD.decode(content)?,
+                ))
+            })
             .collect()
     }
 
@@ -350,7 +388,15 @@ impl Store {
                 "tests": [],
                 "message": format!("grading failed {max_attempts} times for infrastructure reasons; not charged to the learner"),
             });
-            self.finish(id, &lease, Status::Failed, Verdict::InternalError, None, &result).await?;
+            self.finish(
+                id,
+                &lease,
+                Status::Failed,
+                Verdict::InternalError,
+                None,
+                &result,
+            )
+            .await?;
             return Ok(Claim::Exhausted);
         }
         Ok(Claim::Granted { lease, attempt })
@@ -378,10 +424,11 @@ impl Store {
         result: &serde_json::Value,
     ) -> Result<bool, sqlx::Error> {
         let mut transaction = self.pool.begin().await?;
-        let seq: i64 = sqlx::query("UPDATE feed_counter SET next = next + 1 WHERE id = 1 RETURNING next")
-            .fetch_one(&mut *transaction)
-            .await?
-            .get("next");
+        let seq: i64 =
+            sqlx::query("UPDATE feed_counter SET next = next + 1 WHERE id = 1 RETURNING next")
+                .fetch_one(&mut *transaction)
+                .await?
+                .get("next");
         let written = sqlx::query(
             "UPDATE submissions SET status = $3, verdict = $4, score = $5, result = $6, feed_seq = $7, \
              completed_at = $8, lease = NULL WHERE id = $1 AND lease = $2 AND status = 'running'",
@@ -470,10 +517,11 @@ impl Store {
 
     /// Submissions waiting for a worker.
     pub async fn queue_depth(&self) -> Result<i64, sqlx::Error> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM submissions WHERE status IN ('queued', 'running')")
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM submissions WHERE status IN ('queued', 'running')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.get("n"))
     }
 }
-

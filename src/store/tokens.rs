@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -27,9 +29,14 @@ impl Role {
     }
 
     fn parse(text: &str) -> Option<Role> {
-        [Role::Admin, Role::Instructor, Role::Learner, Role::Integration]
-            .into_iter()
-            .find(|role| role.as_str() == text)
+        [
+            Role::Admin,
+            Role::Instructor,
+            Role::Learner,
+            Role::Integration,
+        ]
+        .into_iter()
+        .find(|role| role.as_str() == text)
     }
 
     /// The token prefix, so a leaked token says what it is (and secret scanners can find it).
@@ -72,10 +79,17 @@ pub fn check_learner_id(learner: &str) -> Result<(), String> {
 
 impl Store {
     /// Creates a token and returns it; only its hash is stored.
-    pub async fn create_token(&self, role: Role, learner: Option<&str>, name: &str) -> anyhow::Result<String> {
+    pub async fn create_token(
+        &self,
+        role: Role,
+        learner: Option<&str>,
+        name: &str,
+    ) -> anyhow::Result<String> {
         match (role, learner) {
             (Role::Learner, None) => anyhow::bail!("a learner token needs --learner ID"),
-            (Role::Learner, Some(learner)) => check_learner_id(learner).map_err(anyhow::Error::msg)?,
+            (Role::Learner, Some(learner)) => {
+                check_learner_id(learner).map_err(anyhow::Error::msg)?
+            }
             (_, Some(_)) => anyhow::bail!("--learner is only for learner tokens"),
             (_, None) => {}
         }
@@ -102,10 +116,12 @@ impl Store {
 
     /// Resolves a presented token, if it exists and is not revoked.
     pub async fn find_token(&self, token: &str) -> Result<Option<Principal>, sqlx::Error> {
-        let row = sqlx::query("SELECT id, role, learner FROM tokens WHERE hash = $1 AND revoked_at IS NULL")
-            .bind(hash_token(token))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, role, learner FROM tokens WHERE hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash_token(token))
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.and_then(|row| {
             Some(Principal {
                 token_id: row.get("id"),

@@ -20,25 +20,60 @@ crate::on_both_backends!(
 async fn exercises_load_at_start_and_show_only_visible_tests(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let learner = app.learner("ada").await;
-    let list: Value = app.get("/v1/exercises", &learner).await.json().await.unwrap();
-    let slugs: Vec<&str> = list.as_array().unwrap().iter().map(|e| e["slug"].as_str().unwrap()).collect();
-    assert!(slugs.contains(&"shout") && slugs.contains(&"hello-wasm"), "{list}");
+    let list: Value = app
+        .get("/v1/exercises", &learner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let slugs: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["slug"].as_str().unwrap())
+        .collect();
+    assert!(
+        slugs.contains(&"shout") && slugs.contains(&"hello-wasm"),
+        "{list}"
+    );
 
-    let detail: Value = app.get("/v1/exercises/shout", &learner).await.json().await.unwrap();
+    let detail: Value = app
+        .get("/v1/exercises/shout", &learner)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(detail["entrypoint"], "shout.wat");
     assert!(detail["statement"].as_str().unwrap().contains("Shout"));
-    assert!(detail["starter"]["shout.wat"].as_str().unwrap().contains("module"));
+    assert!(
+        detail["starter"]["shout.wat"]
+            .as_str()
+            .unwrap()
+            .contains("module")
+    );
     assert_eq!(detail["limits"]["wall_ms"], 2000);
     let tests = detail["tests"].as_array().unwrap();
     assert_eq!(tests.len(), 3);
     assert_eq!(tests[0]["stdin"], "hello\n");
     assert_eq!(tests[0]["expected"], "HELLO\n");
     assert_eq!(tests[2]["visibility"], "hidden");
-    assert!(tests[2].get("stdin").is_none() && tests[2].get("expected").is_none(), "{}", tests[2]);
+    assert!(
+        tests[2].get("stdin").is_none() && tests[2].get("expected").is_none(),
+        "{}",
+        tests[2]
+    );
     let text = detail.to_string();
-    assert!(!text.contains("lazy dog") && !text.contains("LAZY DOG"), "hidden data leaked: {text}");
+    assert!(
+        !text.contains("lazy dog") && !text.contains("LAZY DOG"),
+        "hidden data leaked: {text}"
+    );
 
-    let versions: Value = app.get("/v1/exercises/shout/versions", &learner).await.json().await.unwrap();
+    let versions: Value = app
+        .get("/v1/exercises/shout/versions", &learner)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(versions.as_array().unwrap().len(), 1);
     assert_eq!(versions[0]["current"], true);
     let missing = app.get("/v1/exercises/nope", &learner).await;
@@ -50,17 +85,27 @@ async fn reference_solution_is_accepted_end_to_end(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let learner = app.learner("ada").await;
     let created = app
-        .submit(&learner, json!({"exercise": "shout", "files": {"shout.wat": solution("shout", "shout.wat")}}))
+        .submit(
+            &learner,
+            json!({"exercise": "shout", "files": {"shout.wat": solution("shout", "shout.wat")}}),
+        )
         .await;
     assert_eq!(created["status"], "queued");
     assert_eq!(created["learner"], "ada");
-    let done = app.wait_final(created["id"].as_str().unwrap(), &learner).await;
+    let done = app
+        .wait_final(created["id"].as_str().unwrap(), &learner)
+        .await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["verdict"], "accepted", "{done}");
     assert_eq!(done["score"], 10.0);
     assert_eq!(done["max_score"], 10.0);
     assert_eq!(done["runner"], "wasm");
-    assert!(done["runtime"]["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        done["runtime"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
     assert_eq!(done["limits"]["memory_mb"], 16);
     assert!(done["resources"]["cpu_fuel"].as_u64().unwrap() > 0);
     assert_eq!(done["exercise"]["slug"], "shout");
@@ -77,9 +122,14 @@ async fn starter_gets_wrong_answer_and_near_miss_gets_partial(backend: Backend) 
     let app = TestApp::spawn(backend).await;
     let learner = app.learner("ada").await;
     let created = app
-        .submit(&learner, json!({"exercise": "shout", "files": {"shout.wat": starter("shout", "shout.wat")}}))
+        .submit(
+            &learner,
+            json!({"exercise": "shout", "files": {"shout.wat": starter("shout", "shout.wat")}}),
+        )
         .await;
-    let done = app.wait_final(created["id"].as_str().unwrap(), &learner).await;
+    let done = app
+        .wait_final(created["id"].as_str().unwrap(), &learner)
+        .await;
     assert_eq!(done["verdict"], "wrong_answer", "{done}");
     assert_eq!(done["score"], 0.0);
     assert_eq!(done["tests"][0]["status"], "failed");
@@ -88,9 +138,14 @@ async fn starter_gets_wrong_answer_and_near_miss_gets_partial(backend: Backend) 
 
     let earth = solution("hello-wasm", "hello.wat").replace("World", "Earth");
     let created = app
-        .submit(&learner, json!({"exercise": "hello-wasm", "files": {"hello.wat": earth}}))
+        .submit(
+            &learner,
+            json!({"exercise": "hello-wasm", "files": {"hello.wat": earth}}),
+        )
         .await;
-    let done = app.wait_final(created["id"].as_str().unwrap(), &learner).await;
+    let done = app
+        .wait_final(created["id"].as_str().unwrap(), &learner)
+        .await;
     assert_eq!(done["verdict"], "partial", "{done}");
     assert_eq!(done["score"], 2.5);
     app.stop().await;
@@ -100,13 +155,24 @@ async fn compile_error_is_a_verdict_not_a_failure(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let learner = app.learner("ada").await;
     let created = app
-        .submit(&learner, json!({"exercise": "shout", "files": {"shout.wat": "(module (func $broken"}}))
+        .submit(
+            &learner,
+            json!({"exercise": "shout", "files": {"shout.wat": "(module (func $broken"}}),
+        )
         .await;
-    let done = app.wait_final(created["id"].as_str().unwrap(), &learner).await;
+    let done = app
+        .wait_final(created["id"].as_str().unwrap(), &learner)
+        .await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["verdict"], "compile_error", "{done}");
     assert!(!done["message"].as_str().unwrap().is_empty());
-    assert!(done["tests"].as_array().unwrap().iter().all(|t| t["status"] == "skipped"));
+    assert!(
+        done["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["status"] == "skipped")
+    );
     app.stop().await;
 }
 
@@ -115,18 +181,36 @@ async fn learner_cannot_read_another_learners_submission(backend: Backend) {
     let ada = app.learner("ada").await;
     let bob = app.learner("bob").await;
     let created = app
-        .submit(&ada, json!({"exercise": "shout", "files": {"shout.wat": solution("shout", "shout.wat")}}))
+        .submit(
+            &ada,
+            json!({"exercise": "shout", "files": {"shout.wat": solution("shout", "shout.wat")}}),
+        )
         .await;
     let id = created["id"].as_str().unwrap();
     let foreign = app.get(&format!("/v1/submissions/{id}"), &bob).await;
-    assert_eq!(foreign.status(), 404, "a foreign id must look like a missing one");
+    assert_eq!(
+        foreign.status(),
+        404,
+        "a foreign id must look like a missing one"
+    );
     let body: Value = foreign.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
-    let unknown = app.get("/v1/submissions/00000000-0000-0000-0000-000000000000", &bob).await;
+    let unknown = app
+        .get("/v1/submissions/00000000-0000-0000-0000-000000000000", &bob)
+        .await;
     assert_eq!(unknown.status(), 404);
 
-    let bobs_list: Value = app.get("/v1/submissions?learner=ada", &bob).await.json().await.unwrap();
-    assert_eq!(bobs_list["submissions"].as_array().unwrap().len(), 0, "learner filter is forced to self");
+    let bobs_list: Value = app
+        .get("/v1/submissions?learner=ada", &bob)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        bobs_list["submissions"].as_array().unwrap().len(),
+        0,
+        "learner filter is forced to self"
+    );
     let adas_list: Value = app.get("/v1/submissions", &ada).await.json().await.unwrap();
     assert_eq!(adas_list["submissions"].as_array().unwrap().len(), 1);
     let own = app.get(&format!("/v1/submissions/{id}"), &ada).await;
@@ -138,7 +222,10 @@ async fn hidden_tests_show_learners_only_name_and_status(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ada = app.learner("ada").await;
     let created = app
-        .submit(&ada, json!({"exercise": "shout", "files": {"shout.wat": starter("shout", "shout.wat")}}))
+        .submit(
+            &ada,
+            json!({"exercise": "shout", "files": {"shout.wat": starter("shout", "shout.wat")}}),
+        )
         .await;
     let id = created["id"].as_str().unwrap();
     let learner_view = app.wait_final(id, &ada).await;
@@ -147,16 +234,25 @@ async fn hidden_tests_show_learners_only_name_and_status(backend: Backend) {
     assert_eq!(hidden["name"], "several lines");
     assert_eq!(hidden["status"], "failed");
     for field in ["message", "output", "expected", "actual"] {
-        assert!(hidden.get(field).is_none(), "hidden test shows {field}: {hidden}");
+        assert!(
+            hidden.get(field).is_none(),
+            "hidden test shows {field}: {hidden}"
+        );
     }
     let text = learner_view.to_string();
-    assert!(!text.contains("lazy dog") && !text.contains("LAZY DOG"), "hidden data leaked: {text}");
+    assert!(
+        !text.contains("lazy dog") && !text.contains("LAZY DOG"),
+        "hidden data leaked: {text}"
+    );
 
     let integration_view = app.wait_final(id, &app.integration).await;
     assert!(integration_view["tests"][2].get("expected").is_none());
 
     let instructor_view = app.wait_final(id, &app.instructor).await;
-    assert_eq!(instructor_view["tests"][2]["expected"], "THE QUICK BROWN FOX\nJUMPS OVER\nTHE LAZY DOG\n");
+    assert_eq!(
+        instructor_view["tests"][2]["expected"],
+        "THE QUICK BROWN FOX\nJUMPS OVER\nTHE LAZY DOG\n"
+    );
     app.stop().await;
 }
 
@@ -189,38 +285,73 @@ async fn learners_cannot_set_limits_scores_or_another_learner(backend: Backend) 
     let app = TestApp::spawn(backend).await;
     let ada = app.learner("ada").await;
     let files = json!({"shout.wat": solution("shout", "shout.wat")});
-    for extra in [json!({"limits": {"wall_ms": 999999}}), json!({"score": 10}), json!({"verdict": "accepted"}), json!({"status": "completed"})] {
+    for extra in [
+        json!({"limits": {"wall_ms": 999999}}),
+        json!({"score": 10}),
+        json!({"verdict": "accepted"}),
+        json!({"status": "completed"}),
+    ] {
         let mut body = json!({"exercise": "shout", "files": files});
-        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         let response = app.post_json("/v1/submissions", &ada, &body).await;
         assert_eq!(response.status(), 422, "{body}");
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["error"]["code"], "invalid_body");
-        assert!(error["error"]["message"].as_str().unwrap().contains("unknown field"), "{error}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown field"),
+            "{error}"
+        );
     }
     let impersonation = app
-        .post_json("/v1/submissions", &ada, &json!({"exercise": "shout", "files": files, "learner": "bob"}))
+        .post_json(
+            "/v1/submissions",
+            &ada,
+            &json!({"exercise": "shout", "files": files, "learner": "bob"}),
+        )
         .await;
     assert_eq!(impersonation.status(), 403);
     let wrong_file = app
-        .post_json("/v1/submissions", &ada, &json!({"exercise": "shout", "files": {"../../etc/passwd": "x"}}))
+        .post_json(
+            "/v1/submissions",
+            &ada,
+            &json!({"exercise": "shout", "files": {"../../etc/passwd": "x"}}),
+        )
         .await;
     assert_eq!(wrong_file.status(), 422);
     let missing_entrypoint = app
-        .post_json("/v1/submissions", &ada, &json!({"exercise": "shout", "files": {}}))
+        .post_json(
+            "/v1/submissions",
+            &ada,
+            &json!({"exercise": "shout", "files": {}}),
+        )
         .await;
     assert_eq!(missing_entrypoint.status(), 422);
     let for_bob = app
-        .submit(&app.integration, json!({"exercise": "shout", "files": files, "learner": "bob"}))
+        .submit(
+            &app.integration,
+            json!({"exercise": "shout", "files": files, "learner": "bob"}),
+        )
         .await;
     assert_eq!(for_bob["learner"], "bob");
     let integration_without_learner = app
-        .post_json("/v1/submissions", &app.integration, &json!({"exercise": "shout", "files": files}))
+        .post_json(
+            "/v1/submissions",
+            &app.integration,
+            &json!({"exercise": "shout", "files": files}),
+        )
         .await;
     assert_eq!(integration_without_learner.status(), 422);
     let (submissions, _) = app
         .store()
-        .list_submissions(&verdict::store::submissions::ListFilter { limit: 10, ..Default::default() })
+        .list_submissions(&verdict::store::submissions::ListFilter {
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(submissions.len(), 1, "refused requests stored nothing");
@@ -230,11 +361,25 @@ async fn learners_cannot_set_limits_scores_or_another_learner(backend: Backend) 
 async fn tokens_are_refused_in_the_query_string(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ada = app.learner("ada").await;
-    for query in [format!("token={ada}"), format!("access_token={ada}"), format!("x={ada}")] {
-        let response = app.http.get(app.url(&format!("/v1/exercises?{query}"))).send().await.unwrap();
+    for query in [
+        format!("token={ada}"),
+        format!("access_token={ada}"),
+        format!("x={ada}"),
+    ] {
+        let response = app
+            .http
+            .get(app.url(&format!("/v1/exercises?{query}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 400, "{query}");
         let body: Value = response.json().await.unwrap();
-        assert!(body["error"]["message"].as_str().unwrap().contains("Authorization header"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Authorization header")
+        );
     }
     app.stop().await;
 }
@@ -244,7 +389,12 @@ async fn idempotency_key_replays_and_refuses_reuse(backend: Backend) {
     let ada = app.learner("ada").await;
     let body = json!({"exercise": "shout", "files": {"shout.wat": solution("shout", "shout.wat")}});
     let send = |body: Value, key: &'static str| {
-        let request = app.http.post(app.url("/v1/submissions")).bearer_auth(&ada).header("Idempotency-Key", key).json(&body);
+        let request = app
+            .http
+            .post(app.url("/v1/submissions"))
+            .bearer_auth(&ada)
+            .header("Idempotency-Key", key)
+            .json(&body);
         async move { request.send().await.unwrap() }
     };
     let first = send(body.clone(), "attempt-1").await;
@@ -253,8 +403,12 @@ async fn idempotency_key_replays_and_refuses_reuse(backend: Backend) {
     let again = send(body.clone(), "attempt-1").await;
     assert_eq!(again.status(), 202);
     let again: Value = again.json().await.unwrap();
-    assert_eq!(first["id"], again["id"], "same key, same body → the same submission");
-    let other_body = json!({"exercise": "shout", "files": {"shout.wat": starter("shout", "shout.wat")}});
+    assert_eq!(
+        first["id"], again["id"],
+        "same key, same body → the same submission"
+    );
+    let other_body =
+        json!({"exercise": "shout", "files": {"shout.wat": starter("shout", "shout.wat")}});
     let reused = send(other_body, "attempt-1").await;
     assert_eq!(reused.status(), 422);
     let error: Value = reused.json().await.unwrap();
@@ -264,7 +418,10 @@ async fn idempotency_key_replays_and_refuses_reuse(backend: Backend) {
     assert_ne!(other_key["id"], first["id"]);
     let (all, _) = app
         .store()
-        .list_submissions(&verdict::store::submissions::ListFilter { limit: 10, ..Default::default() })
+        .list_submissions(&verdict::store::submissions::ListFilter {
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(all.len(), 2);
@@ -278,7 +435,10 @@ async fn list_paginates_with_a_cursor_and_filters(backend: Backend) {
     for index in 0..5 {
         let learner = if index % 2 == 0 { "ada" } else { "bob" };
         let body = app
-            .submit(&app.instructor, json!({"exercise": "shout", "files": files, "learner": learner}))
+            .submit(
+                &app.instructor,
+                json!({"exercise": "shout", "files": files, "learner": learner}),
+            )
             .await;
         created.push(body["id"].as_str().unwrap().to_string());
     }
@@ -300,11 +460,23 @@ async fn list_paginates_with_a_cursor_and_filters(backend: Backend) {
     }
     created.reverse();
     assert_eq!(seen, created, "newest first, every submission once");
-    let adas: Value = app.get("/v1/submissions?learner=ada&status=queued&exercise=shout", &app.instructor).await.json().await.unwrap();
+    let adas: Value = app
+        .get(
+            "/v1/submissions?learner=ada&status=queued&exercise=shout",
+            &app.instructor,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(adas["submissions"].as_array().unwrap().len(), 3);
-    let bad = app.get("/v1/submissions?status=bogus", &app.instructor).await;
+    let bad = app
+        .get("/v1/submissions?status=bogus", &app.instructor)
+        .await;
     assert_eq!(bad.status(), 400);
-    let bad_cursor = app.get("/v1/submissions?cursor=garbage", &app.instructor).await;
+    let bad_cursor = app
+        .get("/v1/submissions?cursor=garbage", &app.instructor)
+        .await;
     assert_eq!(bad_cursor.status(), 400);
     app.stop().await;
 }
@@ -328,14 +500,26 @@ async fn caps_answer_429_with_retry_after_and_503_and_413() {
     assert!(in_flight.headers().get("retry-after").is_some());
     let rate = app.post_json("/v1/submissions", &ada, &body).await;
     assert_eq!(rate.status(), 429, "rate limit");
-    let retry_after: u64 = rate.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = rate.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry_after >= 1);
     let error: Value = rate.json().await.unwrap();
     assert_eq!(error["error"]["code"], "rate_limited");
 
-    app.submit(&app.integration, json!({"exercise": "shout", "files": body["files"], "learner": "bob"})).await;
+    app.submit(
+        &app.integration,
+        json!({"exercise": "shout", "files": body["files"], "learner": "bob"}),
+    )
+    .await;
     let full = app
-        .post_json("/v1/submissions", &app.integration, &json!({"exercise": "shout", "files": body["files"], "learner": "cy"}))
+        .post_json(
+            "/v1/submissions",
+            &app.integration,
+            &json!({"exercise": "shout", "files": body["files"], "learner": "cy"}),
+        )
         .await;
     assert_eq!(full.status(), 503, "global queue cap");
     let error: Value = full.json().await.unwrap();
@@ -343,7 +527,11 @@ async fn caps_answer_429_with_retry_after_and_503_and_413() {
 
     let huge = "x".repeat(8 * 1024);
     let too_big = app
-        .post_json("/v1/submissions", &app.integration, &json!({"exercise": "shout", "files": {"shout.wat": huge}, "learner": "dee"}))
+        .post_json(
+            "/v1/submissions",
+            &app.integration,
+            &json!({"exercise": "shout", "files": {"shout.wat": huge}, "learner": "dee"}),
+        )
         .await;
     assert_eq!(too_big.status(), 413);
     let error: Value = too_big.json().await.unwrap();
@@ -357,7 +545,12 @@ async fn every_error_uses_one_json_shape() {
     let ada = app.learner("ada").await;
     let cases = [
         app.get("/v1/nowhere", &ada).await,
-        app.http.delete(app.url("/v1/exercises")).bearer_auth(&ada).send().await.unwrap(),
+        app.http
+            .delete(app.url("/v1/exercises"))
+            .bearer_auth(&ada)
+            .send()
+            .await
+            .unwrap(),
         app.http
             .post(app.url("/v1/submissions"))
             .bearer_auth(&ada)
@@ -366,14 +559,23 @@ async fn every_error_uses_one_json_shape() {
             .send()
             .await
             .unwrap(),
-        app.http.post(app.url("/v1/submissions")).bearer_auth(&ada).body("x").send().await.unwrap(),
+        app.http
+            .post(app.url("/v1/submissions"))
+            .bearer_auth(&ada)
+            .body("x")
+            .send()
+            .await
+            .unwrap(),
         app.get("/v1/submissions/x?wait=abc", &ada).await,
     ];
     let expected = [404, 405, 400, 400, 400];
     for (response, status) in cases.into_iter().zip(expected) {
         assert_eq!(response.status(), status);
         let body: Value = response.json().await.unwrap();
-        assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{body}");
+        assert!(
+            body["error"]["code"].is_string() && body["error"]["message"].is_string(),
+            "{body}"
+        );
     }
     app.stop().await;
 }
@@ -383,24 +585,69 @@ async fn operations_endpoints_answer() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let ada = app.learner("ada").await;
     let created = app
-        .submit(&ada, json!({"exercise": "shout", "files": {"shout.wat": solution("shout", "shout.wat")}}))
+        .submit(
+            &ada,
+            json!({"exercise": "shout", "files": {"shout.wat": solution("shout", "shout.wat")}}),
+        )
         .await;
     app.wait_final(created["id"].as_str().unwrap(), &ada).await;
     let health = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    assert!(health.headers().get("x-request-id").is_some(), "every response carries a request id");
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        health.headers().get("x-request-id").is_some(),
+        "every response carries a request id"
+    );
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("verdict_gradings_total{"), "{metrics}");
-    assert!(metrics.contains("verdict=\"accepted\"") && metrics.contains("runner=\"wasm\""), "{metrics}");
-    assert!(metrics.contains("verdict_grading_duration_seconds"), "{metrics}");
+    assert!(
+        metrics.contains("verdict=\"accepted\"") && metrics.contains("runner=\"wasm\""),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("verdict_grading_duration_seconds"),
+        "{metrics}"
+    );
     assert!(metrics.contains("verdict_queue_depth"), "{metrics}");
-    let openapi: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
-    assert!(openapi["paths"]["/v1/submissions"]["post"].is_object(), "{openapi}");
+    let openapi: Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        openapi["paths"]["/v1/submissions"]["post"].is_object(),
+        "{openapi}"
+    );
     assert!(openapi["paths"]["/v1/results"]["get"].is_object());
     let docs = app.http.get(app.url("/docs/")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().to_lowercase().contains("swagger"));
+    assert!(
+        docs.text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("swagger")
+    );
     app.stop().await;
 }
 
@@ -409,17 +656,34 @@ async fn a_restart_reuses_the_live_exercise_versions_and_keeps_data() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let ada = app.learner("ada").await;
     let created = app
-        .submit(&ada, json!({"exercise": "shout", "files": {"shout.wat": solution("shout", "shout.wat")}}))
+        .submit(
+            &ada,
+            json!({"exercise": "shout", "files": {"shout.wat": solution("shout", "shout.wat")}}),
+        )
         .await;
     app.wait_final(created["id"].as_str().unwrap(), &ada).await;
-    let TestApp { server, database, .. } = app;
+    let TestApp {
+        server, database, ..
+    } = app;
     server.unwrap().stop().await;
     let data_dir = database.dir.path().to_path_buf();
-    let server = verdict::app::spawn(crate::common::serve_args(&database)).await.unwrap();
+    let server = verdict::app::spawn(crate::common::serve_args(&database))
+        .await
+        .unwrap();
     let versions = server.services.store.list_versions("shout").await.unwrap();
     assert_eq!(versions.len(), 1, "same content → same version");
-    let record = server.services.store.submission(created["id"].as_str().unwrap()).await.unwrap().unwrap();
+    let record = server
+        .services
+        .store
+        .submission(created["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.verdict, Some(verdict::grading::Verdict::Accepted));
-    assert!(files_under(&data_dir).iter().all(|f| f.to_string_lossy().contains(".db")));
+    assert!(
+        files_under(&data_dir)
+            .iter()
+            .all(|f| f.to_string_lossy().contains(".db"))
+    );
     server.stop().await;
 }

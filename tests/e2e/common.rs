@@ -68,7 +68,10 @@ impl TestDatabase {
 
     /// Command-line flags naming this database, for child processes.
     pub fn flags(&self) -> Vec<String> {
-        let mut flags = vec!["--data-dir".to_string(), self.dir.path().display().to_string()];
+        let mut flags = vec![
+            "--data-dir".to_string(),
+            self.dir.path().display().to_string(),
+        ];
         if let Some(url) = &self.url {
             flags.extend(["--database-url".to_string(), url.clone()]);
         }
@@ -83,7 +86,9 @@ async fn fresh_postgres_database() -> String {
     );
     let name = format!("verdict_test_{}", uuid::Uuid::new_v4().simple());
     sqlx::any::install_default_drivers();
-    let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
+    let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut connection)
         .await
@@ -103,7 +108,9 @@ pub fn serve_args(database: &TestDatabase) -> ServeArgs {
             max_submission_kb: 256,
             max_package_kb: 1024,
         },
-        worker: WorkerArgs { concurrency: Some(2) },
+        worker: WorkerArgs {
+            concurrency: Some(2),
+        },
         limits: LimitArgs {
             max_cpu_ms: 10_000,
             max_wall_ms: 20_000,
@@ -140,8 +147,14 @@ impl TestApp {
             http: reqwest::Client::new(),
             server: Some(server),
             database,
-            instructor: store.create_token(Role::Instructor, None, "test").await.unwrap(),
-            integration: store.create_token(Role::Integration, None, "test").await.unwrap(),
+            instructor: store
+                .create_token(Role::Instructor, None, "test")
+                .await
+                .unwrap(),
+            integration: store
+                .create_token(Role::Integration, None, "test")
+                .await
+                .unwrap(),
         }
     }
 
@@ -150,7 +163,10 @@ impl TestApp {
     }
 
     pub async fn learner(&self, id: &str) -> String {
-        self.store().create_token(Role::Learner, Some(id), "test").await.unwrap()
+        self.store()
+            .create_token(Role::Learner, Some(id), "test")
+            .await
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -158,11 +174,27 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
-    pub async fn post_json(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Submits and returns the 202 body.
@@ -178,11 +210,19 @@ impl TestApp {
     pub async fn wait_final(&self, id: &str, token: &str) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
-            let body: serde_json::Value = self.get(&format!("/v1/submissions/{id}?wait=20"), token).await.json().await.unwrap();
+            let body: serde_json::Value = self
+                .get(&format!("/v1/submissions/{id}?wait=20"), token)
+                .await
+                .json()
+                .await
+                .unwrap();
             if matches!(body["status"].as_str(), Some("completed" | "failed")) {
                 return body;
             }
-            assert!(Instant::now() < deadline, "submission {id} never finished: {body}");
+            assert!(
+                Instant::now() < deadline,
+                "submission {id} never finished: {body}"
+            );
         }
     }
 
@@ -194,11 +234,25 @@ impl TestApp {
 }
 
 pub fn solution(slug: &str, file: &str) -> String {
-    std::fs::read_to_string(repo().join("exercises").join(slug).join("solution").join(file)).unwrap()
+    std::fs::read_to_string(
+        repo()
+            .join("exercises")
+            .join(slug)
+            .join("solution")
+            .join(file),
+    )
+    .unwrap()
 }
 
 pub fn starter(slug: &str, file: &str) -> String {
-    std::fs::read_to_string(repo().join("exercises").join(slug).join("starter").join(file)).unwrap()
+    std::fs::read_to_string(
+        repo()
+            .join("exercises")
+            .join(slug)
+            .join("starter")
+            .join(file),
+    )
+    .unwrap()
 }
 
 /// Files in `dir` (recursively), for "nothing left on disk" checks.

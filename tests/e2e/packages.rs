@@ -24,7 +24,10 @@ enum Entry<'a> {
 }
 
 fn tar_gz(entries: &[Entry]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
     for entry in entries {
         let mut header = tar::Header::new_old();
         let (name, kind, content, link): (&str, tar::EntryType, &[u8], Option<&str>) = match entry {
@@ -48,7 +51,11 @@ fn tar_gz(entries: &[Entry]) -> Vec<u8> {
 
 fn tar_gz_of(files: &BTreeMap<String, Vec<u8>>, prefix: &str) -> Vec<u8> {
     let names: Vec<String> = files.keys().map(|path| format!("{prefix}{path}")).collect();
-    let entries: Vec<Entry> = names.iter().zip(files.values()).map(|(name, content)| Entry::File(name, content)).collect();
+    let entries: Vec<Entry> = names
+        .iter()
+        .zip(files.values())
+        .map(|(name, content)| Entry::File(name, content))
+        .collect();
     tar_gz(&entries)
 }
 
@@ -56,7 +63,10 @@ fn zip_of(files: &BTreeMap<String, Vec<u8>>, prefix: &str) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (path, content) in files {
         writer
-            .start_file(format!("{prefix}{path}"), zip::write::SimpleFileOptions::default())
+            .start_file(
+                format!("{prefix}{path}"),
+                zip::write::SimpleFileOptions::default(),
+            )
             .unwrap();
         writer.write_all(content).unwrap();
     }
@@ -84,7 +94,10 @@ async fn uploads_create_immutable_versions_from_tar_gz_and_zip(backend: Backend)
     let mut files = example("hello-wasm");
     let (status, body) = upload(&app, tar_gz_of(&files, "")).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["created"], false, "same content as the loaded example → same version");
+    assert_eq!(
+        body["created"], false,
+        "same content as the loaded example → same version"
+    );
 
     files.insert("README.md".into(), b"# Hello, again\n".to_vec());
     let (status, body) = upload(&app, zip_of(&files, "hello-wasm/")).await;
@@ -95,11 +108,21 @@ async fn uploads_create_immutable_versions_from_tar_gz_and_zip(backend: Backend)
     assert_eq!(checks.len(), 2, "reference and starter both ran: {body}");
     let version = body["version"].as_str().unwrap().to_string();
 
-    let versions: Value = app.get("/v1/exercises/hello-wasm/versions", &app.instructor).await.json().await.unwrap();
+    let versions: Value = app
+        .get("/v1/exercises/hello-wasm/versions", &app.instructor)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(versions.as_array().unwrap().len(), 2);
     assert_eq!(versions[0]["version"], version.as_str());
     assert_eq!(versions[0]["current"], true);
-    let detail: Value = app.get("/v1/exercises/hello-wasm", &app.instructor).await.json().await.unwrap();
+    let detail: Value = app
+        .get("/v1/exercises/hello-wasm", &app.instructor)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(detail["version"], version.as_str());
     assert_eq!(detail["statement"], "# Hello, again\n");
     app.stop().await;
@@ -109,7 +132,10 @@ async fn uploads_create_immutable_versions_from_tar_gz_and_zip(backend: Backend)
 async fn uploads_fail_when_the_reference_fails_or_the_starter_passes() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let mut broken_reference = example("hello-wasm");
-    broken_reference.insert("solution/hello.wat".into(), broken_reference["starter/hello.wat"].clone());
+    broken_reference.insert(
+        "solution/hello.wat".into(),
+        broken_reference["starter/hello.wat"].clone(),
+    );
     let (status, body) = upload(&app, tar_gz_of(&broken_reference, "")).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "validation_failed");
@@ -119,7 +145,10 @@ async fn uploads_fail_when_the_reference_fails_or_the_starter_passes() {
     assert!(!checks[0]["problems"].as_array().unwrap().is_empty());
 
     let mut passing_starter = example("hello-wasm");
-    passing_starter.insert("starter/hello.wat".into(), passing_starter["solution/hello.wat"].clone());
+    passing_starter.insert(
+        "starter/hello.wat".into(),
+        passing_starter["solution/hello.wat"].clone(),
+    );
     let (status, body) = upload(&app, tar_gz_of(&passing_starter, "")).await;
     assert_eq!(status, 422, "{body}");
     let checks = body["error"]["details"]["checks"].as_array().unwrap();
@@ -127,13 +156,28 @@ async fn uploads_fail_when_the_reference_fails_or_the_starter_passes() {
     assert_eq!(checks[1]["passed"], false);
 
     let mut bad_manifest = example("hello-wasm");
-    bad_manifest.insert("exercise.toml".into(), b"slug = \"hello-wasm\"\ntitle = \"x\"\ntier = \"god\"\n".to_vec());
+    bad_manifest.insert(
+        "exercise.toml".into(),
+        b"slug = \"hello-wasm\"\ntitle = \"x\"\ntier = \"god\"\n".to_vec(),
+    );
     let (status, body) = upload(&app, tar_gz_of(&bad_manifest, "")).await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("tier"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("tier"),
+        "{body}"
+    );
 
-    let versions: Value = app.get("/v1/exercises/hello-wasm/versions", &app.instructor).await.json().await.unwrap();
-    assert_eq!(versions.as_array().unwrap().len(), 1, "nothing refused went live");
+    let versions: Value = app
+        .get("/v1/exercises/hello-wasm/versions", &app.instructor)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        versions.as_array().unwrap().len(),
+        1,
+        "nothing refused went live"
+    );
     app.stop().await;
 }
 
@@ -142,20 +186,78 @@ async fn hostile_archives_are_refused_and_leave_nothing_on_disk() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let before = files_under(app.database.dir.path());
     let manifest = example("hello-wasm")["exercise.toml"].clone();
-    let many: Vec<(String, Vec<u8>)> = (0..1001).map(|i| (format!("tests/{i}.txt"), vec![b'x'])).collect();
-    let many_entries: Vec<Entry> = many.iter().map(|(name, content)| Entry::File(name, content)).collect();
+    let many: Vec<(String, Vec<u8>)> = (0..1001)
+        .map(|i| (format!("tests/{i}.txt"), vec![b'x']))
+        .collect();
+    let many_entries: Vec<Entry> = many
+        .iter()
+        .map(|(name, content)| Entry::File(name, content))
+        .collect();
     let zeros = vec![0u8; 9 * 1024 * 1024];
     let fixtures: Vec<(&str, Vec<u8>, u16)> = vec![
-        ("absolute path", tar_gz(&[Entry::File("exercise.toml", &manifest), Entry::File("/etc/cron.d/x", b"x")]), 422),
-        ("parent directory", tar_gz(&[Entry::File("exercise.toml", &manifest), Entry::File("tests/../../x", b"x")]), 422),
-        ("symlink", tar_gz(&[Entry::File("exercise.toml", &manifest), Entry::Symlink("tests/passwd", "/etc/passwd")]), 422),
-        ("hard link", tar_gz(&[Entry::File("exercise.toml", &manifest), Entry::HardLink("tests/passwd", "/etc/passwd")]), 422),
-        ("zip with ..", zip_of(&BTreeMap::from([("../escape.txt".to_string(), b"x".to_vec())]), ""), 422),
+        (
+            "absolute path",
+            tar_gz(&[
+                Entry::File("exercise.toml", &manifest),
+                Entry::File("/etc/cron.d/x", b"x"),
+            ]),
+            422,
+        ),
+        (
+            "parent directory",
+            tar_gz(&[
+                Entry::File("exercise.toml", &manifest),
+                Entry::File("tests/../../x", b"x"),
+            ]),
+            422,
+        ),
+        (
+            "symlink",
+            tar_gz(&[
+                Entry::File("exercise.toml", &manifest),
+                Entry::Symlink("tests/passwd", "/etc/passwd"),
+            ]),
+            422,
+        ),
+        (
+            "hard link",
+            tar_gz(&[
+                Entry::File("exercise.toml", &manifest),
+                Entry::HardLink("tests/passwd", "/etc/passwd"),
+            ]),
+            422,
+        ),
+        (
+            "zip with ..",
+            zip_of(
+                &BTreeMap::from([("../escape.txt".to_string(), b"x".to_vec())]),
+                "",
+            ),
+            422,
+        ),
         ("not an archive", b"just some text".to_vec(), 422),
-        ("no manifest", tar_gz(&[Entry::File("README.md", b"hi")]), 422),
-        ("two top folders", tar_gz(&[Entry::File("a/exercise.toml", &manifest), Entry::File("b/x", b"x")]), 422),
+        (
+            "no manifest",
+            tar_gz(&[Entry::File("README.md", b"hi")]),
+            422,
+        ),
+        (
+            "two top folders",
+            tar_gz(&[
+                Entry::File("a/exercise.toml", &manifest),
+                Entry::File("b/x", b"x"),
+            ]),
+            422,
+        ),
         ("too many entries", tar_gz(&many_entries), 413),
-        ("decompression bomb", tar_gz(&[Entry::File("exercise.toml", &manifest), Entry::File("tests/zeros", &zeros)]), 413),
+        (
+            "decompression bomb",
+            tar_gz(&[
+                Entry::File("exercise.toml", &manifest),
+                Entry::File("tests/zeros", &zeros),
+            ]),
+            413,
+        ),
         ("body over the cap", vec![0x1f; 2 * 1024 * 1024], 413),
     ];
     for (name, body, expected) in fixtures {
@@ -164,7 +266,10 @@ async fn hostile_archives_are_refused_and_leave_nothing_on_disk() {
         assert!(error["error"]["code"].is_string(), "{name}: {error}");
     }
     let after = files_under(app.database.dir.path());
-    let new_files: Vec<_> = after.iter().filter(|f| !before.contains(f) && !f.to_string_lossy().contains(".db")).collect();
+    let new_files: Vec<_> = after
+        .iter()
+        .filter(|f| !before.contains(f) && !f.to_string_lossy().contains(".db"))
+        .collect();
     assert!(new_files.is_empty(), "left on disk: {new_files:?}");
     app.stop().await;
 }

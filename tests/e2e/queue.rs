@@ -56,7 +56,10 @@ async fn wait_for_status(app: &TestApp, id: &str, status: Status, attempts: i64)
         if record.status == status && record.attempts >= attempts {
             return;
         }
-        assert!(Instant::now() < deadline, "{id} never reached {status:?} with {attempts} attempts: {record:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{id} never reached {status:?} with {attempts} attempts: {record:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -67,7 +70,11 @@ async fn read_feed(app: &TestApp, expected: usize, page_size: usize) -> Vec<Stri
     let mut after: Option<String> = None;
     let deadline = Instant::now() + Duration::from_secs(120);
     while seen.len() < expected {
-        assert!(Instant::now() < deadline, "feed stalled at {} of {expected}", seen.len());
+        assert!(
+            Instant::now() < deadline,
+            "feed stalled at {} of {expected}",
+            seen.len()
+        );
         let path = match &after {
             Some(cursor) => format!("/v1/results?limit={page_size}&wait=5&after={cursor}"),
             None => format!("/v1/results?limit={page_size}&wait=5"),
@@ -95,12 +102,24 @@ async fn results_feed_never_skips_or_repeats_while_results_complete_concurrently
         futures::future::join_all(submissions).await
     };
     let (seen, created) = tokio::join!(reader, writer);
-    let created: HashSet<String> = created.iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let created: HashSet<String> = created
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
     let unique: HashSet<String> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "a result was repeated");
     assert_eq!(unique, created, "a result was skipped");
-    let tail: Value = app.get("/v1/results?limit=5", &app.integration).await.json().await.unwrap();
-    assert_eq!(tail["results"].as_array().unwrap().len(), 5, "a fresh reader starts at the beginning");
+    let tail: Value = app
+        .get("/v1/results?limit=5", &app.integration)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        tail["results"].as_array().unwrap().len(),
+        5,
+        "a fresh reader starts at the beginning"
+    );
     app.stop().await;
 }
 
@@ -122,8 +141,17 @@ async fn killed_worker_mid_grading_completes_exactly_once_after_restart(backend:
     let feed = read_feed(&app, 1, 100).await;
     assert_eq!(feed, vec![id.to_string()], "exactly one result");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let again: Value = app.get("/v1/results?limit=100", &app.integration).await.json().await.unwrap();
-    assert_eq!(again["results"].as_array().unwrap().len(), 1, "no second result appeared later");
+    let again: Value = app
+        .get("/v1/results?limit=100", &app.integration)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["results"].as_array().unwrap().len(),
+        1,
+        "no second result appeared later"
+    );
     drop(second);
     app.stop().await;
 }
@@ -143,7 +171,10 @@ async fn a_job_that_keeps_killing_its_worker_ends_as_internal_error(backend: Bac
     let done = app.wait_final(id, &app.integration).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(done["verdict"], "internal_error", "{done}");
-    assert!(done["message"].as_str().unwrap().contains("not charged"), "{done}");
+    assert!(
+        done["message"].as_str().unwrap().contains("not charged"),
+        "{done}"
+    );
     drop(last);
     app.stop().await;
 }
@@ -151,7 +182,10 @@ async fn a_job_that_keeps_killing_its_worker_ends_as_internal_error(backend: Bac
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_worker_processes_on_one_postgres_share_the_work() {
     let app = TestApp::spawn_with(Backend::Postgres, |args| args.no_workers = true).await;
-    let workers = [WorkerProcess::start(&app.database), WorkerProcess::start(&app.database)];
+    let workers = [
+        WorkerProcess::start(&app.database),
+        WorkerProcess::start(&app.database),
+    ];
     let mut ids = Vec::new();
     for index in 0..6 {
         let created = app

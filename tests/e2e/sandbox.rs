@@ -4,7 +4,9 @@
 
 use crate::common::repo;
 use std::collections::BTreeMap;
-use verdict::exercise::manifest::{Compare, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility};
+use verdict::exercise::manifest::{
+    Compare, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility,
+};
 use verdict::exercise::resolved::{ResolvedExercise, ResolvedTest};
 use verdict::runner::Limits;
 use verdict::runner::wasm::WasmRunner;
@@ -43,25 +45,42 @@ fn exercise(limits: LimitsSpec) -> ResolvedExercise {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_test_program_gets_its_expected_verdict() {
     let dir = repo().join("sandboxes/wasm/test-programs");
-    let expectations: Expectations = toml::from_str(&std::fs::read_to_string(dir.join("expected.toml")).unwrap()).unwrap();
+    let expectations: Expectations =
+        toml::from_str(&std::fs::read_to_string(dir.join("expected.toml")).unwrap()).unwrap();
     let programs: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".wat"))
         .collect();
-    assert_eq!(programs.len(), expectations.verdicts.len(), "every program has an expected verdict");
+    assert_eq!(
+        programs.len(),
+        expectations.verdicts.len(),
+        "every program has an expected verdict"
+    );
     let runner = WasmRunner::new(256).unwrap();
-    let maxima = Limits { cpu_ms: 10_000, wall_ms: 20_000, memory_mb: 256, output_kb: 1024, pids: 256 };
+    let maxima = Limits {
+        cpu_ms: 10_000,
+        wall_ms: 20_000,
+        memory_mb: 256,
+        output_kb: 1024,
+        pids: 256,
+    };
     let exercise = exercise(expectations.limits);
     let mut failures = Vec::new();
     for (program, expected) in &expectations.verdicts {
         let source = std::fs::read(dir.join(program)).unwrap();
         let files = BTreeMap::from([("main.wat".to_string(), source)]);
         let started = std::time::Instant::now();
-        let (grade, _, _) = verdict::exercise::grade_files(&exercise, files, &runner, &maxima).await.unwrap();
+        let (grade, _, _) = verdict::exercise::grade_files(&exercise, files, &runner, &maxima)
+            .await
+            .unwrap();
         let elapsed = started.elapsed();
         if grade.verdict.as_str() != expected {
-            failures.push(format!("{program}: expected {expected}, got {} ({:?})", grade.verdict.as_str(), grade.tests));
+            failures.push(format!(
+                "{program}: expected {expected}, got {} ({:?})",
+                grade.verdict.as_str(),
+                grade.tests
+            ));
         }
         // Generous bound: a limit must stop the program near its limit, not at the job timeout.
         assert!(elapsed.as_secs() < 10, "{program} ran {elapsed:?}");
@@ -73,7 +92,13 @@ async fn every_test_program_gets_its_expected_verdict() {
 async fn output_is_capped_and_peak_memory_recorded() {
     let dir = repo().join("sandboxes/wasm/test-programs");
     let runner = WasmRunner::new(256).unwrap();
-    let limits = Limits { cpu_ms: 1000, wall_ms: 2000, memory_mb: 32, output_kb: 16, pids: 1 };
+    let limits = Limits {
+        cpu_ms: 1000,
+        wall_ms: 2000,
+        memory_mb: 32,
+        output_kb: 16,
+        pids: 1,
+    };
     let flood = std::fs::read(dir.join("output_limit.wat")).unwrap();
     let request = verdict::runner::RunRequest {
         files: BTreeMap::from([("main.wat".to_string(), flood)]),
@@ -81,16 +106,31 @@ async fn output_is_capped_and_peak_memory_recorded() {
         cases: vec![vec![]],
         limits,
     };
-    let (report, info) = verdict::runner::Runner::run(&runner, &request).await.unwrap();
-    let verdict::runner::RunReport::Cases(cases) = report else { panic!("compiled") };
+    let (report, info) = verdict::runner::Runner::run(&runner, &request)
+        .await
+        .unwrap();
+    let verdict::runner::RunReport::Cases(cases) = report else {
+        panic!("compiled")
+    };
     assert_eq!(cases[0].outcome, verdict::runner::CaseOutcome::OutputLimit);
     assert_eq!(cases[0].stdout.len(), 16 * 1024, "stdout is cut at the cap");
     assert!(info.digest.starts_with("sha256:"));
 
     let hog = std::fs::read(dir.join("memory_limit.wat")).unwrap();
-    let request = verdict::runner::RunRequest { files: BTreeMap::from([("main.wat".to_string(), hog)]), ..request };
-    let (report, _) = verdict::runner::Runner::run(&runner, &request).await.unwrap();
-    let verdict::runner::RunReport::Cases(cases) = report else { panic!("compiled") };
+    let request = verdict::runner::RunRequest {
+        files: BTreeMap::from([("main.wat".to_string(), hog)]),
+        ..request
+    };
+    let (report, _) = verdict::runner::Runner::run(&runner, &request)
+        .await
+        .unwrap();
+    let verdict::runner::RunReport::Cases(cases) = report else {
+        panic!("compiled")
+    };
     assert_eq!(cases[0].outcome, verdict::runner::CaseOutcome::MemoryLimit);
-    assert!(cases[0].peak_memory_bytes <= 32 << 20 && cases[0].peak_memory_bytes >= 16 << 20, "{}", cases[0].peak_memory_bytes);
+    assert!(
+        cases[0].peak_memory_bytes <= 32 << 20 && cases[0].peak_memory_bytes >= 16 << 20,
+        "{}",
+        cases[0].peak_memory_bytes
+    );
 }
