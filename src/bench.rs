@@ -30,6 +30,9 @@ pub struct BenchArgs {
     /// Database: default a fresh SQLite in a temporary folder.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// SQLite durability for this run (`normal` shows what `full` costs).
+    #[arg(long, value_enum, default_value_t = crate::store::Synchronous::Full)]
+    pub sqlite_synchronous: crate::store::Synchronous,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -103,6 +106,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         database: DatabaseArgs {
             data_dir: data.path().to_path_buf(),
             database_url: args.database_url.clone(),
+            sqlite_synchronous: args.sqlite_synchronous,
         },
         api: ApiArgs {
             bind: "127.0.0.1:0".into(),
@@ -213,7 +217,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let after_idle = submit_and_wait(&http, &base, &token, &body(usize::MAX / 2)).await?;
     let idle_p50 = percentile(&sequential, 0.5);
 
-    println!("## verdict bench ({})", package.manifest.slug);
+    let database = match &args.database_url {
+        Some(_) => "Postgres".to_string(),
+        None => format!("SQLite, synchronous={:?}", args.sqlite_synchronous),
+    };
+    println!("## verdict bench ({}, {database})", package.manifest.slug);
     println!();
     println!("| measure | value |");
     println!("|---|---|");

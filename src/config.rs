@@ -14,11 +14,17 @@ pub struct DatabaseArgs {
     /// `postgres://…` to use Postgres instead of the embedded SQLite.
     #[arg(long, env = "VERDICT_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// SQLite durability. `full` (default): a 202 survives power loss. `normal` is faster
+    /// but can lose the last commits on power loss (never on a process crash).
+    #[arg(long, env = "VERDICT_SQLITE_SYNCHRONOUS", value_enum, default_value_t = crate::store::Synchronous::Full)]
+    pub sqlite_synchronous: crate::store::Synchronous,
 }
 
 impl DatabaseArgs {
     pub fn location(&self) -> anyhow::Result<crate::store::DatabaseLocation> {
-        crate::store::DatabaseLocation::resolve(&self.data_dir, self.database_url.as_deref())
+        let mut location = crate::store::DatabaseLocation::resolve(&self.data_dir, self.database_url.as_deref())?;
+        location.synchronous = self.sqlite_synchronous;
+        Ok(location)
     }
 }
 

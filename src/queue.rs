@@ -91,7 +91,10 @@ impl Queue {
                 let options = SqliteConnectOptions::from_str(&location.queue_url)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
+                    .synchronous(match location.synchronous {
+                        crate::store::Synchronous::Full => SqliteSynchronous::Full,
+                        crate::store::Synchronous::Normal => SqliteSynchronous::Normal,
+                    })
                     .busy_timeout(Duration::from_secs(10));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)

@@ -13,6 +13,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
+/// How long a grading attempt owns its submission without renewing. A worker killed
+/// mid-grading frees it this long after its last renewal.
+const LEASE_TTL: Duration = Duration::from_secs(10);
+const LEASE_RENEW_EVERY: Duration = Duration::from_secs(2);
+
 /// Everything a grading needs; shared by all jobs of a worker.
 #[derive(Clone)]
 pub struct Grader {
@@ -40,27 +45,45 @@ pub async fn grade_job(
 impl Grader {
     /// Grades a submission; returns `Ok` once it is final (or was already final).
     pub async fn grade(&self, submission_id: &str) -> anyhow::Result<()> {
-        let (lease, attempt) = match self.store.claim(submission_id, self.max_attempts).await? {
-            Claim::Granted { lease, attempt } => (lease, attempt),
-            Claim::Finished | Claim::Missing => return Ok(()),
-            Claim::Exhausted => {
-                tracing::warn!("attempts exhausted: marked internal_error");
-                metrics::counter!("verdict_gradings_total", "verdict" => "internal_error", "runner" => "none").increment(1);
-                self.completions.notify_waiters();
-                return Ok(());
+        let (lease, attempt) = loop {
+            match self.store.claim(submission_id, self.max_attempts, LEASE_TTL.as_millis() as i64).await? {
+                Claim::Granted { lease, attempt } => break (lease, attempt),
+                Claim::Finished | Claim::Missing => return Ok(()),
+                Claim::Busy { until_ms } => {
+                    // A duplicate delivery: wait for the owner to finish, or for its lease
+                    // to lapse if it died.
+                    let wait = (until_ms - crate::store::now_ms()).clamp(50, LEASE_TTL.as_millis() as i64);
+                    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                }
+                Claim::Exhausted => {
+                    tracing::warn!("attempts exhausted: marked internal_error");
+                    metrics::counter!("verdict_gradings_total", "verdict" => "internal_error", "runner" => "none")
+                        .increment(1);
+                    self.completions.notify_waiters();
+                    return Ok(());
+                }
             }
         };
-        match self.run(submission_id, &lease, attempt).await {
+        let renewer = tokio::spawn({
+            let (store, id, lease) = (self.store.clone(), submission_id.to_string(), lease.clone());
+            async move {
+                loop {
+                    tokio::time::sleep(LEASE_RENEW_EVERY).await;
+                    if !matches!(store.renew(&id, &lease, LEASE_TTL.as_millis() as i64).await, Ok(true)) {
+                        return;
+                    }
+                }
+            }
+        });
+        let outcome = self.run(submission_id, &lease, attempt).await;
+        renewer.abort();
+        match outcome {
             Ok(()) => {
                 self.completions.notify_waiters();
                 Ok(())
             }
             Err(error) => {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    attempt,
-                    "grading failed; releasing for retry"
-                );
+                tracing::warn!(error = format!("{error:#}"), attempt, "grading failed; releasing for retry");
                 self.store.release(submission_id, &lease).await?;
                 Err(error)
             }

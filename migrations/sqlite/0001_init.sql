@@ -43,6 +43,7 @@ CREATE TABLE submissions (
     files           TEXT NOT NULL,          -- the learner's files as JSON {name: base64}
     attempts        INTEGER NOT NULL DEFAULT 0,
     lease           TEXT,                   -- fencing token of the grading attempt that owns it
+    lease_until     INTEGER,                -- the owner renews this while it grades; past it, the lease is free
     enqueued        INTEGER NOT NULL DEFAULT 0,  -- outbox flag: the job was pushed to the queue
     result          TEXT,                   -- tests, runner, runtime, limits, resources as JSON
     feed_seq        INTEGER UNIQUE,         -- position in the results feed, set on completion

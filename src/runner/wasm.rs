@@ -117,6 +117,11 @@ impl WasmRunner {
         })
     }
 
+    /// How many compiled modules are cached.
+    pub fn cached_modules(&self) -> usize {
+        self.modules.lock().expect("module cache").len()
+    }
+
     /// Compiles (or finds in the cache) a module; `Err` is a compile error for the learner.
     async fn prepare(
         &self,

@@ -17,6 +17,13 @@ use std::time::Duration;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// SQLite's `synchronous` setting (Postgres keeps its durable defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Synchronous {
+    Full,
+    Normal,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -34,6 +41,7 @@ pub struct DatabaseLocation {
     pub queue_url: String,
     /// The SQLite file, for the queue's own connection options.
     pub queue_file: Option<PathBuf>,
+    pub synchronous: Synchronous,
 }
 
 impl DatabaseLocation {
@@ -48,6 +56,7 @@ impl DatabaseLocation {
                     url: url.to_string(),
                     queue_url: url.to_string(),
                     queue_file: None,
+                    synchronous: Synchronous::Full,
                 })
             }
             Some(url) if url.starts_with("sqlite:") => {
@@ -63,6 +72,7 @@ impl DatabaseLocation {
                     url: format!("sqlite://{}?mode=rwc", file.display()),
                     queue_url: format!("sqlite://{}?mode=rwc", queue_file.display()),
                     queue_file: Some(queue_file),
+                    synchronous: Synchronous::Full,
                 })
             }
             Some(other) => anyhow::bail!(
@@ -80,6 +90,7 @@ impl DatabaseLocation {
                     url: format!("sqlite://{}?mode=rwc", file.display()),
                     queue_url: format!("sqlite://{}?mode=rwc", queue_file.display()),
                     queue_file: Some(queue_file),
+                    synchronous: Synchronous::Full,
                 })
             }
         }
@@ -93,9 +104,18 @@ pub struct Store {
     pub backend: Backend,
 }
 
-/// Durable SQLite settings, applied to every connection: WAL, `synchronous=FULL`
-/// (a 202 survives power loss) and a busy timeout so writers wait instead of failing.
-pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+/// SQLite settings applied to every connection: WAL, `synchronous=FULL` by default (a 202
+/// survives power loss) and a busy timeout so writers wait instead of failing.
+fn sqlite_pragmas(synchronous: Synchronous) -> &'static str {
+    match synchronous {
+        Synchronous::Full => {
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;"
+        }
+        Synchronous::Normal => {
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;"
+        }
+    }
+}
 
 impl Store {
     /// Connects and brings the schema up to date.
@@ -109,6 +129,7 @@ impl Store {
     pub async fn connect(location: &DatabaseLocation) -> anyhow::Result<Store> {
         install_default_drivers();
         let backend = location.backend;
+        let pragmas = sqlite_pragmas(location.synchronous);
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 8,
@@ -118,7 +139,7 @@ impl Store {
             .after_connect(move |connection, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        connection.execute(SQLITE_PRAGMAS).await?;
+                        connection.execute(pragmas).await?;
                     }
                     Ok(())
                 })

@@ -143,6 +143,8 @@ pub enum Claim {
     },
     /// Already completed or failed: a duplicate or late delivery.
     Finished,
+    /// Another attempt holds a live lease until this time (Unix ms).
+    Busy { until_ms: i64 },
     /// The attempts are spent; the submission was marked failed.
     Exhausted,
     Missing,
@@ -364,22 +366,33 @@ impl Store {
 
     /// Takes a grading attempt. Counting attempts here, not in the queue, is what stops a
     /// job that kills its worker from looping: the queue re-delivers orphans without
-    /// checking its own attempt count.
-    pub async fn claim(&self, id: &str, max_attempts: i64) -> Result<Claim, sqlx::Error> {
+    /// checking its own attempt count. A running submission whose lease is still being
+    /// renewed is `Busy`: a duplicate delivery waits instead of stealing it.
+    pub async fn claim(&self, id: &str, max_attempts: i64, lease_ttl_ms: i64) -> Result<Claim, sqlx::Error> {
         let lease = uuid::Uuid::new_v4().to_string();
+        let now = now_ms();
         let row = sqlx::query(
-            "UPDATE submissions SET status = 'running', attempts = attempts + 1, lease = $2, started_at = $3 \
-             WHERE id = $1 AND status IN ('queued', 'running') RETURNING attempts",
+            "UPDATE submissions SET status = 'running', attempts = attempts + 1, lease = $2, started_at = $3, \
+             lease_until = $4 \
+             WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND lease_until < $3)) RETURNING attempts",
         )
         .bind(id)
         .bind(&lease)
-        .bind(now_ms())
+        .bind(now)
+        .bind(now + lease_ttl_ms)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
-            return Ok(match self.submission(id).await? {
-                Some(_) => Claim::Finished,
+            let current = sqlx::query("SELECT status, lease_until FROM submissions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            return Ok(match current {
                 None => Claim::Missing,
+                Some(row) if row.get::<String, _>("status") == "running" => Claim::Busy {
+                    until_ms: row.get::<Option<i64>, _>("lease_until").unwrap_or(now),
+                },
+                Some(_) => Claim::Finished,
             });
         };
         let attempt: i64 = row.get("attempts");
@@ -388,23 +401,29 @@ impl Store {
                 "tests": [],
                 "message": format!("grading failed {max_attempts} times for infrastructure reasons; not charged to the learner"),
             });
-            self.finish(
-                id,
-                &lease,
-                Status::Failed,
-                Verdict::InternalError,
-                None,
-                &result,
-            )
-            .await?;
+            self.finish(id, &lease, Status::Failed, Verdict::InternalError, None, &result)
+                .await?;
             return Ok(Claim::Exhausted);
         }
         Ok(Claim::Granted { lease, attempt })
     }
 
+    /// Extends a lease this attempt still holds; false once it was lost.
+    pub async fn renew(&self, id: &str, lease: &str, lease_ttl_ms: i64) -> Result<bool, sqlx::Error> {
+        let renewed = sqlx::query(
+            "UPDATE submissions SET lease_until = $3 WHERE id = $1 AND lease = $2 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(lease)
+        .bind(now_ms() + lease_ttl_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(renewed.rows_affected() == 1)
+    }
+
     /// Gives a claimed submission back to the queue after an infrastructure failure.
     pub async fn release(&self, id: &str, lease: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE submissions SET status = 'queued', lease = NULL WHERE id = $1 AND lease = $2 AND status = 'running'")
+        sqlx::query("UPDATE submissions SET status = 'queued', lease = NULL, lease_until = NULL WHERE id = $1 AND lease = $2 AND status = 'running'")
             .bind(id)
             .bind(lease)
             .execute(&self.pool)
@@ -431,7 +450,7 @@ impl Store {
                 .get("next");
         let written = sqlx::query(
             "UPDATE submissions SET status = $3, verdict = $4, score = $5, result = $6, feed_seq = $7, \
-             completed_at = $8, lease = NULL WHERE id = $1 AND lease = $2 AND status = 'running'",
+             completed_at = $8, lease = NULL, lease_until = NULL WHERE id = $1 AND lease = $2 AND status = 'running'",
         )
         .bind(id)
         .bind(lease)

@@ -63,6 +63,7 @@ impl TestDatabase {
         DatabaseArgs {
             data_dir: self.dir.path().to_path_buf(),
             database_url: self.url.clone(),
+            sqlite_synchronous: verdict::store::Synchronous::Full,
         }
     }
 

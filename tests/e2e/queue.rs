@@ -12,6 +12,8 @@ crate::on_both_backends!(
     results_feed_never_skips_or_repeats_while_results_complete_concurrently,
     killed_worker_mid_grading_completes_exactly_once_after_restart,
     a_job_that_keeps_killing_its_worker_ends_as_internal_error,
+    a_submission_committed_but_never_pushed_is_swept_from_the_outbox,
+    duplicate_and_late_deliveries_never_write_a_second_result,
 );
 
 /// A `verdict worker` child process, killed with SIGKILL when dropped.
@@ -207,5 +209,59 @@ async fn two_worker_processes_on_one_postgres_share_the_work() {
     let pids: HashSet<u64> = workers.iter().map(|w| w.pid() as u64).collect();
     assert_eq!(graded_by, pids, "both workers graded");
     drop(workers);
+    app.stop().await;
+}
+
+async fn a_submission_committed_but_never_pushed_is_swept_from_the_outbox(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |args| args.no_workers = true).await;
+    let live = app.store().current_version("shout").await.unwrap().unwrap();
+    let files = std::collections::BTreeMap::from([("shout.wat".to_string(), solution("shout", "shout.wat").into_bytes())]);
+    let new = verdict::store::submissions::NewSubmission {
+        learner: "ada",
+        exercise_slug: "shout",
+        exercise_version: &live.version,
+        max_score: 10.0,
+        files: &files,
+    };
+    // What a crash between the commit and the push leaves behind.
+    let verdict::store::submissions::Created::New(record) = app.store().create_submission(&new, None).await.unwrap() else {
+        panic!("created")
+    };
+    let TestApp { server, database, .. } = app;
+    server.unwrap().stop().await;
+    let server = verdict::app::spawn(crate::common::serve_args(&database)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let current = server.services.store.submission(&record.id).await.unwrap().unwrap();
+        if current.status == Status::Completed {
+            assert_eq!(current.verdict, Some(verdict::grading::Verdict::Accepted));
+            break;
+        }
+        assert!(Instant::now() < deadline, "never graded: {current:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.services.store.unenqueued().await.unwrap().is_empty());
+    server.stop().await;
+}
+
+async fn duplicate_and_late_deliveries_never_write_a_second_result(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |args| args.worker.concurrency = Some(3)).await;
+    let queue = app.server.as_ref().unwrap().services.queue.clone();
+    let created = app
+        .submit(&app.integration, json!({"exercise": "shout", "files": {"shout.wat": fixture("slow_shout.wat")}, "learner": "ada"}))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    // Two duplicate deliveries while the first is grading.
+    queue.push(id).await.unwrap();
+    queue.push(id).await.unwrap();
+    let done = app.wait_final(id, &app.integration).await;
+    assert_eq!(done["verdict"], "accepted", "{done}");
+    // A late delivery after completion.
+    queue.push(id).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let later: Value = app.get(&format!("/v1/submissions/{id}"), &app.integration).await.json().await.unwrap();
+    assert_eq!(later["completed_at"], done["completed_at"], "the first result was never overwritten");
+    let feed: Value = app.get("/v1/results?limit=100", &app.integration).await.json().await.unwrap();
+    assert_eq!(feed["results"].as_array().unwrap().len(), 1, "exactly one result: {feed}");
     app.stop().await;
 }
