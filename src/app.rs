@@ -46,7 +46,7 @@ pub struct Services {
     pub queue: Queue,
     pub runner: Arc<dyn Runner>,
     pub maxima: Limits,
-    pub completions: Arc<tokio::sync::Notify>,
+    pub completions: crate::completions::Completions,
 }
 
 impl Services {
@@ -61,7 +61,7 @@ impl Services {
             queue,
             runner,
             maxima,
-            completions: Arc::new(tokio::sync::Notify::new()),
+            completions: crate::completions::Completions::default(),
         })
     }
 

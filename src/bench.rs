@@ -24,6 +24,9 @@ pub struct BenchArgs {
     /// Sequential submissions in the latency phase.
     #[arg(long, default_value_t = 200)]
     pub sequential: usize,
+    /// Gradings in flight in the server (default: the number of cores).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
     /// Idle time before the first-after-idle measurement.
     #[arg(long, default_value_t = 120)]
     pub idle_secs: u64,
@@ -116,7 +119,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             max_submission_kb: 256,
             max_package_kb: 16 * 1024,
         },
-        worker: WorkerArgs { concurrency: None },
+        worker: WorkerArgs {
+            concurrency: args.concurrency,
+        },
         limits: LimitArgs {
             max_cpu_ms: 10_000,
             max_wall_ms: 20_000,

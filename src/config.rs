@@ -22,7 +22,8 @@ pub struct DatabaseArgs {
 
 impl DatabaseArgs {
     pub fn location(&self) -> anyhow::Result<crate::store::DatabaseLocation> {
-        let mut location = crate::store::DatabaseLocation::resolve(&self.data_dir, self.database_url.as_deref())?;
+        let mut location =
+            crate::store::DatabaseLocation::resolve(&self.data_dir, self.database_url.as_deref())?;
         location.synchronous = self.sqlite_synchronous;
         Ok(location)
     }

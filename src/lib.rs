@@ -1,6 +1,7 @@
 //! verdict: an automated grading service for code exercises.
 //!
 //! - `api`: the HTTP API (axum), its auth and its one error shape.
+//! - `completions`: in-process events that wake long polls.
 //! - `app`: start-up; wires the store, queue, runner, workers and API together.
 //! - `exercise`: packages, manifests and the checks a version passes before it goes live.
 //! - `grading`: host-side comparison and verdicts.
@@ -13,6 +14,7 @@ pub mod api;
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod completions;
 pub mod config;
 pub mod exercise;
 pub mod grading;

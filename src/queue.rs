@@ -31,6 +31,10 @@ pub const MAX_ATTEMPTS: usize = 3;
 /// its jobs are re-delivered.
 const HEARTBEAT: Duration = Duration::from_secs(2);
 const MISSED_HEARTBEATS: u32 = 3;
+/// Connections to the SQLite queue file. SQLite has one writer at a time, and nearly
+/// every queue operation writes, so one connection queues them in this process instead
+/// of letting them collide in SQLite's busy handler.
+const QUEUE_CONNECTIONS: u32 = 1;
 /// Fallback poll for jobs pushed by another process.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -97,7 +101,8 @@ impl Queue {
                     })
                     .busy_timeout(Duration::from_secs(10));
                 let pool = SqlitePoolOptions::new()
-                    .max_connections(8)
+                    .max_connections(QUEUE_CONNECTIONS)
+                    .test_before_acquire(false)
                     .after_connect(move |connection, _| {
                         let sender = sender.clone();
                         Box::pin(async move {

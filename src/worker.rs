@@ -26,7 +26,7 @@ pub struct Grader {
     pub maxima: Limits,
     pub max_attempts: i64,
     /// Woken after every finished grading, for long polls in this process.
-    pub completions: Arc<tokio::sync::Notify>,
+    pub completions: crate::completions::Completions,
 }
 
 /// The apalis handler. Grading runs on its own task so that gradings use every core.
@@ -46,20 +46,29 @@ impl Grader {
     /// Grades a submission; returns `Ok` once it is final (or was already final).
     pub async fn grade(&self, submission_id: &str) -> anyhow::Result<()> {
         let (lease, attempt) = loop {
-            match self.store.claim(submission_id, self.max_attempts, LEASE_TTL.as_millis() as i64).await? {
+            match self
+                .store
+                .claim(
+                    submission_id,
+                    self.max_attempts,
+                    LEASE_TTL.as_millis() as i64,
+                )
+                .await?
+            {
                 Claim::Granted { lease, attempt } => break (lease, attempt),
                 Claim::Finished | Claim::Missing => return Ok(()),
                 Claim::Busy { until_ms } => {
                     // A duplicate delivery: wait for the owner to finish, or for its lease
                     // to lapse if it died.
-                    let wait = (until_ms - crate::store::now_ms()).clamp(50, LEASE_TTL.as_millis() as i64);
+                    let wait =
+                        (until_ms - crate::store::now_ms()).clamp(50, LEASE_TTL.as_millis() as i64);
                     tokio::time::sleep(Duration::from_millis(wait as u64)).await;
                 }
                 Claim::Exhausted => {
                     tracing::warn!("attempts exhausted: marked internal_error");
                     metrics::counter!("verdict_gradings_total", "verdict" => "internal_error", "runner" => "none")
                         .increment(1);
-                    self.completions.notify_waiters();
+                    self.completions.finished(submission_id);
                     return Ok(());
                 }
             }
@@ -69,7 +78,10 @@ impl Grader {
             async move {
                 loop {
                     tokio::time::sleep(LEASE_RENEW_EVERY).await;
-                    if !matches!(store.renew(&id, &lease, LEASE_TTL.as_millis() as i64).await, Ok(true)) {
+                    if !matches!(
+                        store.renew(&id, &lease, LEASE_TTL.as_millis() as i64).await,
+                        Ok(true)
+                    ) {
                         return;
                     }
                 }
@@ -79,11 +91,15 @@ impl Grader {
         renewer.abort();
         match outcome {
             Ok(()) => {
-                self.completions.notify_waiters();
+                self.completions.finished(submission_id);
                 Ok(())
             }
             Err(error) => {
-                tracing::warn!(error = format!("{error:#}"), attempt, "grading failed; releasing for retry");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    attempt,
+                    "grading failed; releasing for retry"
+                );
                 self.store.release(submission_id, &lease).await?;
                 Err(error)
             }

@@ -33,7 +33,7 @@ pub struct AppState {
     pub runner: Arc<dyn Runner>,
     pub maxima: Limits,
     pub api: Arc<ApiArgs>,
-    pub completions: Arc<tokio::sync::Notify>,
+    pub completions: crate::completions::Completions,
     pub rate: Arc<rate_limit::RateLimiter>,
     pub metrics: PrometheusHandle,
 }

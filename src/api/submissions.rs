@@ -3,6 +3,7 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, Json, Query};
+use crate::completions::Completions;
 use crate::exercise::manifest::check_learner_file_name;
 use crate::grading::{TestResult, Verdict};
 use crate::store::submissions::{
@@ -285,9 +286,7 @@ pub async fn get(
 ) -> Result<axum::Json<SubmissionView>, ApiError> {
     let deadline = Instant::now() + Duration::from_secs(query.wait.unwrap_or(0).min(MAX_WAIT_SECS));
     loop {
-        let completed = state.completions.notified();
-        tokio::pin!(completed);
-        completed.as_mut().enable();
+        let mut completed = state.completions.subscribe();
         let record = state
             .store
             .submission(&id)
@@ -298,9 +297,10 @@ pub async fn get(
         if record.status.is_final() || now >= deadline {
             return Ok(axum::Json(view(record, &caller)));
         }
-        // Woken by a completion in this process; the timeout covers other processes' workers.
-        let _ =
-            tokio::time::timeout((deadline - now).min(Duration::from_millis(250)), completed).await;
+        // Woken by this submission's completion in this process; the short timeout covers
+        // workers in other processes.
+        let timeout = (deadline - now).min(Duration::from_millis(250));
+        Completions::wait(&mut completed, Some(&id), timeout).await;
     }
 }
 
@@ -403,9 +403,7 @@ pub async fn feed(
     let limit = query.limit.unwrap_or(100).clamp(1, 500);
     let deadline = Instant::now() + Duration::from_secs(query.wait.unwrap_or(0).min(MAX_WAIT_SECS));
     loop {
-        let completed = state.completions.notified();
-        tokio::pin!(completed);
-        completed.as_mut().enable();
+        let mut completed = state.completions.subscribe();
         let records = state.store.feed(after, limit).await?;
         let now = Instant::now();
         if !records.is_empty() || now >= deadline {
@@ -421,7 +419,7 @@ pub async fn feed(
                 next: encode_feed_cursor(next),
             }));
         }
-        let _ =
-            tokio::time::timeout((deadline - now).min(Duration::from_millis(250)), completed).await;
+        let timeout = (deadline - now).min(Duration::from_millis(250));
+        Completions::wait(&mut completed, None, timeout).await;
     }
 }

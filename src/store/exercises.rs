@@ -26,7 +26,7 @@ impl Store {
     ) -> anyhow::Result<bool> {
         let version = package.content_hash();
         let now = now_ms();
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.writer.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO exercise_versions (version, slug, resolved, report, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (version) DO NOTHING",

@@ -100,7 +100,10 @@ impl DatabaseLocation {
 /// The application's handle on its database.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads.
     pub pool: AnyPool,
+    /// Writes: one connection on SQLite, the same pool on Postgres.
+    pub writer: AnyPool,
     pub backend: Backend,
 }
 
@@ -130,24 +133,41 @@ impl Store {
         install_default_drivers();
         let backend = location.backend;
         let pragmas = sqlite_pragmas(location.synchronous);
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |connection, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        connection.execute(pragmas).await?;
-                    }
-                    Ok(())
+        let open = |connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(Duration::from_secs(30))
+                // No ping per acquire: a broken connection fails its query and is dropped.
+                .test_before_acquire(false)
+                .after_connect(move |connection, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            connection.execute(pragmas).await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect(&location.url)
-            .await
-            .with_context(|| format!("cannot connect to the {backend:?} database"))?;
-        Ok(Store { pool, backend })
+                .connect(&location.url)
+        };
+        let context = || format!("cannot connect to the {backend:?} database");
+        let (pool, writer) = match backend {
+            // SQLite has one writer at a time. Queueing writers on a one-connection pool
+            // in this process is far faster than letting them collide and back off in
+            // SQLite's busy handler.
+            Backend::Sqlite => (
+                open(8).await.with_context(context)?,
+                open(1).await.with_context(context)?,
+            ),
+            Backend::Postgres => {
+                let pool = open(16).await.with_context(context)?;
+                (pool.clone(), pool)
+            }
+        };
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -156,7 +176,7 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator
-            .run(&self.pool)
+            .run(&self.writer)
             .await
             .context("database migration failed")?;
         Ok(())

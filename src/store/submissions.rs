@@ -144,7 +144,9 @@ pub enum Claim {
     /// Already completed or failed: a duplicate or late delivery.
     Finished,
     /// Another attempt holds a live lease until this time (Unix ms).
-    Busy { until_ms: i64 },
+    Busy {
+        until_ms: i64,
+    },
     /// The attempts are spent; the submission was marked failed.
     Exhausted,
     Missing,
@@ -228,7 +230,7 @@ impl Store {
             .bind(key.key)
             .bind(key.request_hash)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected()
                 == 1;
@@ -241,7 +243,7 @@ impl Store {
                         )
                         .bind(key.token_id)
                         .bind(key.key)
-                        .execute(&self.pool)
+                        .execute(&self.writer)
                         .await?;
                         Err(error.into())
                     }
@@ -252,7 +254,7 @@ impl Store {
             )
             .bind(key.token_id)
             .bind(key.key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await?;
             let Some(row) = row else { continue };
             let created_at: i64 = row.get("created_at");
@@ -264,7 +266,7 @@ impl Store {
                     .bind(key.token_id)
                     .bind(key.key)
                     .bind(created_at)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 continue;
             }
@@ -288,7 +290,7 @@ impl Store {
         key: Option<&IdempotencyKey<'_>>,
     ) -> Result<SubmissionRecord, sqlx::Error> {
         let id = uuid::Uuid::now_v7().to_string();
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO submissions (id, learner, exercise_slug, exercise_version, status, max_score, files, created_at) \
              VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)",
@@ -351,7 +353,7 @@ impl Store {
     pub async fn mark_enqueued(&self, id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE submissions SET enqueued = 1 WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -368,7 +370,12 @@ impl Store {
     /// job that kills its worker from looping: the queue re-delivers orphans without
     /// checking its own attempt count. A running submission whose lease is still being
     /// renewed is `Busy`: a duplicate delivery waits instead of stealing it.
-    pub async fn claim(&self, id: &str, max_attempts: i64, lease_ttl_ms: i64) -> Result<Claim, sqlx::Error> {
+    pub async fn claim(
+        &self,
+        id: &str,
+        max_attempts: i64,
+        lease_ttl_ms: i64,
+    ) -> Result<Claim, sqlx::Error> {
         let lease = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
         let row = sqlx::query(
@@ -380,12 +387,12 @@ impl Store {
         .bind(&lease)
         .bind(now)
         .bind(now + lease_ttl_ms)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         let Some(row) = row else {
             let current = sqlx::query("SELECT status, lease_until FROM submissions WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await?;
             return Ok(match current {
                 None => Claim::Missing,
@@ -401,22 +408,34 @@ impl Store {
                 "tests": [],
                 "message": format!("grading failed {max_attempts} times for infrastructure reasons; not charged to the learner"),
             });
-            self.finish(id, &lease, Status::Failed, Verdict::InternalError, None, &result)
-                .await?;
+            self.finish(
+                id,
+                &lease,
+                Status::Failed,
+                Verdict::InternalError,
+                None,
+                &result,
+            )
+            .await?;
             return Ok(Claim::Exhausted);
         }
         Ok(Claim::Granted { lease, attempt })
     }
 
     /// Extends a lease this attempt still holds; false once it was lost.
-    pub async fn renew(&self, id: &str, lease: &str, lease_ttl_ms: i64) -> Result<bool, sqlx::Error> {
+    pub async fn renew(
+        &self,
+        id: &str,
+        lease: &str,
+        lease_ttl_ms: i64,
+    ) -> Result<bool, sqlx::Error> {
         let renewed = sqlx::query(
             "UPDATE submissions SET lease_until = $3 WHERE id = $1 AND lease = $2 AND status = 'running'",
         )
         .bind(id)
         .bind(lease)
         .bind(now_ms() + lease_ttl_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(renewed.rows_affected() == 1)
     }
@@ -426,7 +445,7 @@ impl Store {
         sqlx::query("UPDATE submissions SET status = 'queued', lease = NULL, lease_until = NULL WHERE id = $1 AND lease = $2 AND status = 'running'")
             .bind(id)
             .bind(lease)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -442,7 +461,7 @@ impl Store {
         score: Option<f64>,
         result: &serde_json::Value,
     ) -> Result<bool, sqlx::Error> {
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.writer.begin().await?;
         let seq: i64 =
             sqlx::query("UPDATE feed_counter SET next = next + 1 WHERE id = 1 RETURNING next")
                 .fetch_one(&mut *transaction)

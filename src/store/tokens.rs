@@ -109,7 +109,7 @@ impl Store {
         .bind(learner)
         .bind(name)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(token)
     }

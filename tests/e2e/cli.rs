@@ -18,22 +18,33 @@ fn text(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_create_prints_the_token_alone_on_the_last_line() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let mut args: Vec<String> = ["token", "create", "--role", "learner", "--learner", "ada"].map(String::from).to_vec();
+    let mut args: Vec<String> = ["token", "create", "--role", "learner", "--learner", "ada"]
+        .map(String::from)
+        .to_vec();
     args.extend(app.database.flags());
     let output = verdict(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     let token = stdout.lines().last().unwrap();
-    assert!(token.starts_with("vdt_lrn_") && !token.contains(' '), "{stdout:?}");
+    assert!(
+        token.starts_with("vdt_lrn_") && !token.contains(' '),
+        "{stdout:?}"
+    );
     assert!(token.len() >= 8 + 43, "256 random bits: {token}");
     let response = app.get("/v1/exercises", token).await;
     assert_eq!(response.status(), 200);
 
-    let mut args: Vec<String> = ["token", "create", "--role", "learner"].map(String::from).to_vec();
+    let mut args: Vec<String> = ["token", "create", "--role", "learner"]
+        .map(String::from)
+        .to_vec();
     args.extend(app.database.flags());
     let refused = verdict(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(!refused.status.success());
-    assert!(text(&refused.stderr).contains("--learner"), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("--learner"),
+        "{}",
+        text(&refused.stderr)
+    );
     app.stop().await;
 }
 
@@ -45,7 +56,10 @@ fn exercise_validate_accepts_the_examples_and_reports_a_broken_package() {
         assert!(output.status.success(), "{slug}: {}", text(&output.stderr));
         let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(report["valid"], true);
-        assert!(text(&output.stderr).contains("running the reference solution"), "progress is shown");
+        assert!(
+            text(&output.stderr).contains("running the reference solution"),
+            "progress is shown"
+        );
     }
     let broken = tempfile::tempdir().unwrap();
     for (path, content) in verdict::exercise::package::Package::from_dir(
@@ -66,14 +80,22 @@ fn exercise_validate_accepts_the_examples_and_reports_a_broken_package() {
     }
     let output = verdict(&["exercise", "validate", broken.path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("INVALID"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("INVALID"),
+        "{}",
+        text(&output.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["checks"][0]["passed"], false);
 
     std::os::unix::fs::symlink("/etc/passwd", broken.path().join("tests/passwd")).unwrap();
     let output = verdict(&["exercise", "validate", broken.path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("symlinks are not allowed"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("symlinks are not allowed"),
+        "{}",
+        text(&output.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,7 +118,10 @@ async fn exercise_push_and_submit_wait_work_against_a_running_server() {
     let submit = verdict(&[
         "submit",
         "shout",
-        repo().join("exercises/shout/solution/shout.wat").to_str().unwrap(),
+        repo()
+            .join("exercises/shout/solution/shout.wat")
+            .to_str()
+            .unwrap(),
         "--server",
         &app.base,
         "--token",
@@ -108,7 +133,15 @@ async fn exercise_push_and_submit_wait_work_against_a_running_server() {
     assert_eq!(graded["verdict"], "accepted", "{graded}");
     assert!(text(&submit.stderr).contains("verdict: accepted"));
 
-    let refused = verdict(&["submit", "nope", "Cargo.toml", "--server", &app.base, "--token", &learner]);
+    let refused = verdict(&[
+        "submit",
+        "nope",
+        "Cargo.toml",
+        "--server",
+        &app.base,
+        "--token",
+        &learner,
+    ]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(text(&refused.stdout).contains("not_found"));
     app.stop().await;
@@ -122,11 +155,24 @@ fn migrate_creates_the_schema_and_help_lists_every_command() {
     assert!(data.path().join("verdict.db").exists() && data.path().join("queue.db").exists());
 
     let help = text(&verdict(&["--help"]).stdout);
-    for command in ["serve", "worker", "migrate", "token", "exercise", "submit", "bench"] {
+    for command in [
+        "serve", "worker", "migrate", "token", "exercise", "submit", "bench",
+    ] {
         assert!(help.contains(command), "{command} missing from --help");
     }
     let serve_help = text(&verdict(&["serve", "--help"]).stdout);
-    for flag in ["--bind", "--data-dir", "--exercises", "--database-url", "--no-workers", "--concurrency", "VERDICT_BIND"] {
-        assert!(serve_help.contains(flag), "{flag} missing from serve --help");
+    for flag in [
+        "--bind",
+        "--data-dir",
+        "--exercises",
+        "--database-url",
+        "--no-workers",
+        "--concurrency",
+        "VERDICT_BIND",
+    ] {
+        assert!(
+            serve_help.contains(flag),
+            "{flag} missing from serve --help"
+        );
     }
 }

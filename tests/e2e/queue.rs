@@ -215,7 +215,10 @@ async fn two_worker_processes_on_one_postgres_share_the_work() {
 async fn a_submission_committed_but_never_pushed_is_swept_from_the_outbox(backend: Backend) {
     let app = TestApp::spawn_with(backend, |args| args.no_workers = true).await;
     let live = app.store().current_version("shout").await.unwrap().unwrap();
-    let files = std::collections::BTreeMap::from([("shout.wat".to_string(), solution("shout", "shout.wat").into_bytes())]);
+    let files = std::collections::BTreeMap::from([(
+        "shout.wat".to_string(),
+        solution("shout", "shout.wat").into_bytes(),
+    )]);
     let new = verdict::store::submissions::NewSubmission {
         learner: "ada",
         exercise_slug: "shout",
@@ -224,15 +227,27 @@ async fn a_submission_committed_but_never_pushed_is_swept_from_the_outbox(backen
         files: &files,
     };
     // What a crash between the commit and the push leaves behind.
-    let verdict::store::submissions::Created::New(record) = app.store().create_submission(&new, None).await.unwrap() else {
+    let verdict::store::submissions::Created::New(record) =
+        app.store().create_submission(&new, None).await.unwrap()
+    else {
         panic!("created")
     };
-    let TestApp { server, database, .. } = app;
+    let TestApp {
+        server, database, ..
+    } = app;
     server.unwrap().stop().await;
-    let server = verdict::app::spawn(crate::common::serve_args(&database)).await.unwrap();
+    let server = verdict::app::spawn(crate::common::serve_args(&database))
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let current = server.services.store.submission(&record.id).await.unwrap().unwrap();
+        let current = server
+            .services
+            .store
+            .submission(&record.id)
+            .await
+            .unwrap()
+            .unwrap();
         if current.status == Status::Completed {
             assert_eq!(current.verdict, Some(verdict::grading::Verdict::Accepted));
             break;
@@ -259,9 +274,26 @@ async fn duplicate_and_late_deliveries_never_write_a_second_result(backend: Back
     // A late delivery after completion.
     queue.push(id).await.unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let later: Value = app.get(&format!("/v1/submissions/{id}"), &app.integration).await.json().await.unwrap();
-    assert_eq!(later["completed_at"], done["completed_at"], "the first result was never overwritten");
-    let feed: Value = app.get("/v1/results?limit=100", &app.integration).await.json().await.unwrap();
-    assert_eq!(feed["results"].as_array().unwrap().len(), 1, "exactly one result: {feed}");
+    let later: Value = app
+        .get(&format!("/v1/submissions/{id}"), &app.integration)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        later["completed_at"], done["completed_at"],
+        "the first result was never overwritten"
+    );
+    let feed: Value = app
+        .get("/v1/results?limit=100", &app.integration)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        feed["results"].as_array().unwrap().len(),
+        1,
+        "exactly one result: {feed}"
+    );
     app.stop().await;
 }

@@ -115,8 +115,14 @@ async fn output_is_capped_and_peak_memory_recorded() {
     assert_eq!(cases[0].outcome, verdict::runner::CaseOutcome::OutputLimit);
     assert_eq!(cases[0].stdout.len(), 16 * 1024, "stdout is cut at the cap");
     assert!(info.digest.starts_with("sha256:"));
-    verdict::runner::Runner::run(&runner, &request).await.unwrap();
-    assert_eq!(runner.cached_modules(), 1, "the same module is compiled once");
+    verdict::runner::Runner::run(&runner, &request)
+        .await
+        .unwrap();
+    assert_eq!(
+        runner.cached_modules(),
+        1,
+        "the same module is compiled once"
+    );
 
     let hog = std::fs::read(dir.join("memory_limit.wat")).unwrap();
     let request = verdict::runner::RunRequest {
