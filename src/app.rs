@@ -17,6 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// How long finished job rows stay in the queue before they are purged.
+const FINISHED_JOBS_KEPT: Duration = Duration::from_secs(3600);
 /// How often the outbox is swept for submissions whose push failed.
 const OUTBOX_SWEEP_EVERY: Duration = Duration::from_secs(30);
 
@@ -75,18 +77,12 @@ impl Services {
         }
     }
 
-    /// Pushes queued submissions that never reached the queue.
-    pub async fn sweep_outbox(&self) -> anyhow::Result<usize> {
-        let ids = self.store.unenqueued().await?;
+    /// Pushes queued submissions created before `cutoff_ms` again; the queue drops the
+    /// ones it already holds, so only those a crash left unpushed are added.
+    pub async fn sweep_outbox(&self, cutoff_ms: i64) -> anyhow::Result<usize> {
+        let ids = self.store.queued_before(cutoff_ms).await?;
         for id in &ids {
             self.queue.push(id).await?;
-            self.store.mark_enqueued(id).await?;
-        }
-        if !ids.is_empty() {
-            tracing::info!(
-                count = ids.len(),
-                "outbox: pushed submissions a crash left unqueued"
-            );
         }
         Ok(ids.len())
     }
@@ -204,7 +200,7 @@ pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
     load_exercises(&services, &args.exercises).await?;
     let (shutdown, stop) = watch::channel(false);
     let mut tasks = Vec::new();
-    services.sweep_outbox().await?;
+    services.sweep_outbox(crate::store::now_ms()).await?;
     if !args.no_workers {
         tasks.push(services.start_workers(args.worker.concurrency(), stop.clone()));
     }
@@ -253,8 +249,12 @@ async fn sweep_periodically(services: Services, mut stop: watch::Receiver<bool>)
         tokio::select! {
             _ = async { let _ = stop.wait_for(|stop| *stop).await; } => return,
             _ = tokio::time::sleep(OUTBOX_SWEEP_EVERY) => {
-                if let Err(error) = services.sweep_outbox().await {
+                let cutoff = crate::store::now_ms() - OUTBOX_SWEEP_EVERY.as_millis() as i64;
+                if let Err(error) = services.sweep_outbox(cutoff).await {
                     tracing::warn!(error = format!("{error:#}"), "outbox sweep failed");
+                }
+                if let Err(error) = services.queue.purge_finished(FINISHED_JOBS_KEPT).await {
+                    tracing::warn!(error = format!("{error:#}"), "queue purge failed");
                 }
             }
         }

@@ -64,9 +64,11 @@ pub enum Queue {
     Sqlite {
         storage: SqliteStorage<GradingJob>,
         wake: InsertWake,
+        pool: apalis_sqlite::SqlitePool,
     },
     Postgres {
         storage: PostgresStorage<GradingJob>,
+        pool: PgPool,
     },
 }
 
@@ -128,6 +130,7 @@ impl Queue {
                 Ok(Queue::Sqlite {
                     storage,
                     wake: InsertWake(Arc::new(Mutex::new(receiver))),
+                    pool,
                 })
             }
             Backend::Postgres => {
@@ -140,23 +143,56 @@ impl Queue {
                 Ok(Queue::Postgres {
                     storage: PostgresStorage::<GradingJob>::new(&pool)
                         .with_config(postgres_config()),
+                    pool,
                 })
             }
         }
     }
 
-    /// Pushes one grading job.
+    /// Pushes one grading job. The submission id is the job's idempotency key, so a
+    /// second push of the same submission (the outbox sweep) adds nothing.
     pub async fn push(&self, submission_id: &str) -> anyhow::Result<()> {
         let task = TaskBuilder::new(GradingJob {
             submission_id: submission_id.to_string(),
         })
         .max_attempts(MAX_ATTEMPTS)
+        .idempotency_key(submission_id)
         .build();
         match self {
+            // SQLite ignores a duplicate key (ON CONFLICT DO NOTHING).
             Queue::Sqlite { storage, .. } => storage.clone().push_task(task).await?,
-            Queue::Postgres { storage } => storage.clone().push_task(task).await?,
+            // Postgres refuses it with a unique violation: the job is already there.
+            Queue::Postgres { storage, .. } => match storage.clone().push_task(task).await {
+                Ok(()) => {}
+                Err(error) if format!("{error:?}").contains("23505") => {}
+                Err(error) => return Err(error.into()),
+            },
         }
         Ok(())
+    }
+
+    /// Deletes finished job rows older than `age` (apalis keeps them forever), so the
+    /// queue stays small. Results live in the submissions table, not here.
+    pub async fn purge_finished(&self, age: Duration) -> anyhow::Result<u64> {
+        let seconds = age.as_secs() as i64;
+        let deleted = match self {
+            Queue::Sqlite { pool, .. } => sqlx::query(
+                "DELETE FROM Jobs WHERE status IN ('Done', 'Killed') AND done_at < strftime('%s', 'now') - ?1",
+            )
+            .bind(seconds)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+            Queue::Postgres { pool, .. } => sqlx::query(
+                "DELETE FROM apalis.jobs WHERE status IN ('Done', 'Killed') \
+                 AND done_at < now() - make_interval(secs => $1)",
+            )
+            .bind(seconds as f64)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        };
+        Ok(deleted)
     }
 
     /// Builds a monitor running one worker with `concurrency` gradings in flight.
@@ -168,7 +204,7 @@ impl Queue {
         );
         let monitor = Monitor::new().shutdown_timeout(Duration::from_secs(30));
         match self.clone() {
-            Queue::Sqlite { storage, wake } => monitor.register(move |restarts| {
+            Queue::Sqlite { storage, wake, .. } => monitor.register(move |restarts| {
                 WorkerBuilder::new(format!("{name}-{restarts}"))
                     .backend(
                         storage
@@ -181,7 +217,7 @@ impl Queue {
                     .data(grader.clone())
                     .build(crate::worker::grade_job)
             }),
-            Queue::Postgres { storage } => monitor.register(move |restarts| {
+            Queue::Postgres { storage, .. } => monitor.register(move |restarts| {
                 WorkerBuilder::new(format!("{name}-{restarts}"))
                     .backend(
                         storage

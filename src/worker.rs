@@ -94,6 +94,19 @@ impl Grader {
                 self.completions.finished(submission_id);
                 Ok(())
             }
+            Err(error) if attempt >= self.max_attempts => {
+                // The queue will not deliver this job again: end it here.
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    attempt,
+                    "grading failed on its last attempt"
+                );
+                self.store
+                    .give_up(submission_id, &lease, self.max_attempts)
+                    .await?;
+                self.completions.finished(submission_id);
+                Ok(())
+            }
             Err(error) => {
                 tracing::warn!(
                     error = format!("{error:#}"),

@@ -44,7 +44,6 @@ CREATE TABLE submissions (
     attempts        INTEGER NOT NULL DEFAULT 0,
     lease           TEXT,                   -- fencing token of the grading attempt that owns it
     lease_until     INTEGER,                -- the owner renews this while it grades; past it, the lease is free
-    enqueued        INTEGER NOT NULL DEFAULT 0,  -- outbox flag: the job was pushed to the queue
     result          TEXT,                   -- tests, runner, runtime, limits, resources as JSON
     feed_seq        INTEGER UNIQUE,         -- position in the results feed, set on completion
     created_at      INTEGER NOT NULL,
@@ -53,7 +52,6 @@ CREATE TABLE submissions (
 );
 CREATE INDEX submissions_learner ON submissions (learner, created_at);
 CREATE INDEX submissions_status ON submissions (status);
-CREATE INDEX submissions_outbox ON submissions (enqueued, status);
 
 -- One row: the next results-feed position. Taking it row-locks, which orders completions.
 CREATE TABLE feed_counter (

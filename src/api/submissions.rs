@@ -245,7 +245,7 @@ pub async fn create(
         Created::New(record) => {
             // Committed: the 202 is durable. A failed push is retried by the outbox sweep.
             match state.queue.push(&record.id).await {
-                Ok(()) => state.store.mark_enqueued(&record.id).await?,
+                Ok(()) => {}
                 Err(error) => tracing::warn!(
                     error = format!("{error:#}"),
                     "push failed; the outbox sweep will retry"

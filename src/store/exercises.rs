@@ -67,25 +67,36 @@ impl Store {
 
     /// The live version of an exercise.
     pub async fn current_version(&self, slug: &str) -> Result<Option<StoredVersion>, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT v.version, v.resolved, v.created_at FROM exercises e \
-             JOIN exercise_versions v ON v.version = e.current_version WHERE e.slug = $1",
-        )
-        .bind(slug)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(stored_version).transpose()
+        let row = sqlx::query("SELECT current_version FROM exercises WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => self.version(&row.get::<String, _>("current_version")).await,
+            None => Ok(None),
+        }
     }
 
-    /// One version by its hash.
+    /// One version by its hash. Versions are immutable, so they are cached in memory.
     pub async fn version(&self, version: &str) -> Result<Option<StoredVersion>, sqlx::Error> {
+        if let Some(stored) = self.versions.lock().expect("version cache").get(version) {
+            return Ok(Some(stored.clone()));
+        }
         let row = sqlx::query(
             "SELECT version, resolved, created_at FROM exercise_versions WHERE version = $1",
         )
         .bind(version)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(stored_version).transpose()
+        let stored = row.map(stored_version).transpose()?;
+        if let Some(stored) = &stored {
+            let mut cache = self.versions.lock().expect("version cache");
+            if cache.len() >= 1024 {
+                cache.clear();
+            }
+            cache.insert(stored.version.clone(), stored.clone());
+        }
+        Ok(stored)
     }
 
     /// Every live exercise, by slug.

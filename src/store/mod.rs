@@ -104,6 +104,10 @@ pub struct Store {
     pub pool: AnyPool,
     /// Writes: one connection on SQLite, the same pool on Postgres.
     pub writer: AnyPool,
+    /// Immutable exercise versions already read.
+    versions: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, exercises::StoredVersion>>,
+    >,
     pub backend: Backend,
 }
 
@@ -166,6 +170,7 @@ impl Store {
         Ok(Store {
             pool,
             writer,
+            versions: Default::default(),
             backend,
         })
     }

@@ -211,7 +211,7 @@ fn encode_files(files: &BTreeMap<String, Vec<u8>>) -> String {
 }
 
 impl Store {
-    /// Creates a submission (status `queued`, not yet enqueued: the outbox).
+    /// Creates a submission (status `queued`; see `queued_before` for the outbox).
     pub async fn create_submission(
         &self,
         new: &NewSubmission<'_>,
@@ -290,8 +290,8 @@ impl Store {
         key: Option<&IdempotencyKey<'_>>,
     ) -> Result<SubmissionRecord, sqlx::Error> {
         let id = uuid::Uuid::now_v7().to_string();
-        let mut transaction = self.writer.begin().await?;
-        sqlx::query(
+        let created_at = now_ms();
+        let insert = sqlx::query(
             "INSERT INTO submissions (id, learner, exercise_slug, exercise_version, status, max_score, files, created_at) \
              VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)",
         )
@@ -301,23 +301,39 @@ impl Store {
         .bind(new.exercise_version)
         .bind(new.max_score)
         .bind(encode_files(new.files))
-        .bind(now_ms())
-        .execute(&mut *transaction)
-        .await?;
-        if let Some(key) = key {
-            sqlx::query(
-                "UPDATE idempotency_keys SET submission_id = $1 WHERE token_id = $2 AND key = $3",
-            )
-            .bind(&id)
-            .bind(key.token_id)
-            .bind(key.key)
-            .execute(&mut *transaction)
-            .await?;
+        .bind(created_at);
+        match key {
+            // One statement commits on its own; a transaction would only add round trips.
+            None => {
+                insert.execute(&self.writer).await?;
+            }
+            Some(key) => {
+                let mut transaction = self.writer.begin().await?;
+                insert.execute(&mut *transaction).await?;
+                sqlx::query("UPDATE idempotency_keys SET submission_id = $1 WHERE token_id = $2 AND key = $3")
+                    .bind(&id)
+                    .bind(key.token_id)
+                    .bind(key.key)
+                    .execute(&mut *transaction)
+                    .await?;
+                transaction.commit().await?;
+            }
         }
-        transaction.commit().await?;
-        self.submission(&id)
-            .await?
-            .ok_or_else(|| sqlx::Error::RowNotFound)
+        Ok(SubmissionRecord {
+            id,
+            learner: new.learner.to_string(),
+            exercise_slug: new.exercise_slug.to_string(),
+            exercise_version: new.exercise_version.to_string(),
+            status: Status::Queued,
+            verdict: None,
+            score: None,
+            max_score: new.max_score,
+            attempts: 0,
+            result: None,
+            feed_seq: None,
+            created_at: rfc3339(created_at),
+            completed_at: None,
+        })
     }
 
     pub async fn submission(&self, id: &str) -> Result<Option<SubmissionRecord>, sqlx::Error> {
@@ -349,20 +365,15 @@ impl Store {
             .collect()
     }
 
-    /// Marks the outbox entry as pushed to the queue.
-    pub async fn mark_enqueued(&self, id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE submissions SET enqueued = 1 WHERE id = $1")
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    /// Queued submissions whose job was never pushed (a crash between commit and push).
-    pub async fn unenqueued(&self) -> Result<Vec<String>, sqlx::Error> {
-        let rows = sqlx::query("SELECT id FROM submissions WHERE enqueued = 0 AND status = 'queued' ORDER BY created_at")
-            .fetch_all(&self.pool)
-            .await?;
+    /// Submissions still queued that were created before `cutoff_ms`: the outbox. Pushing
+    /// them again is safe because the queue deduplicates jobs by submission id.
+    pub async fn queued_before(&self, cutoff_ms: i64) -> Result<Vec<String>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id FROM submissions WHERE status = 'queued' AND created_at < $1 ORDER BY created_at LIMIT 10000",
+        )
+        .bind(cutoff_ms)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(|row| row.get("id")).collect())
     }
 
@@ -420,6 +431,30 @@ impl Store {
             return Ok(Claim::Exhausted);
         }
         Ok(Claim::Granted { lease, attempt })
+    }
+
+    /// Ends a submission as `failed` / `internal_error` after its attempts are spent.
+    pub async fn give_up(
+        &self,
+        id: &str,
+        lease: &str,
+        max_attempts: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let result = serde_json::json!({
+            "tests": [],
+            "message": format!(
+                "grading failed {max_attempts} times for infrastructure reasons; not charged to the learner"
+            ),
+        });
+        self.finish(
+            id,
+            lease,
+            Status::Failed,
+            Verdict::InternalError,
+            None,
+            &result,
+        )
+        .await
     }
 
     /// Extends a lease this attempt still holds; false once it was lost.
