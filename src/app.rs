@@ -77,14 +77,14 @@ impl Services {
         }
     }
 
-    /// Pushes queued submissions created before `cutoff_ms` again; the queue drops the
-    /// ones it already holds, so only those a crash left unpushed are added.
+    /// Pushes the outbox again (see `Store::needing_push`); the queue drops the jobs it
+    /// already holds, so only those a crash left unpushed are added.
     pub async fn sweep_outbox(&self, cutoff_ms: i64) -> anyhow::Result<usize> {
-        let ids = self.store.queued_before(cutoff_ms).await?;
-        for id in &ids {
-            self.queue.push(id).await?;
+        let pending = self.store.needing_push(cutoff_ms).await?;
+        for (id, attempts) in &pending {
+            self.queue.push(id, *attempts).await?;
         }
-        Ok(ids.len())
+        Ok(pending.len())
     }
 
     /// Starts the grading workers; they stop when `shutdown` turns true.

@@ -33,16 +33,16 @@ impl DatabaseArgs {
 #[derive(Debug, Clone, Args)]
 pub struct LimitArgs {
     /// Largest CPU time a manifest may ask for, per test.
-    #[arg(long, env = "VERDICT_MAX_CPU_MS", default_value_t = 10_000)]
+    #[arg(long, env = "VERDICT_MAX_CPU_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_cpu_ms: u64,
     /// Largest wall time a manifest may ask for, per test.
-    #[arg(long, env = "VERDICT_MAX_WALL_MS", default_value_t = 20_000)]
+    #[arg(long, env = "VERDICT_MAX_WALL_MS", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_wall_ms: u64,
     /// Largest memory a manifest may ask for.
-    #[arg(long, env = "VERDICT_MAX_MEMORY_MB", default_value_t = 512)]
+    #[arg(long, env = "VERDICT_MAX_MEMORY_MB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_memory_mb: u64,
     /// Largest output (stdout + stderr) a manifest may allow, per test.
-    #[arg(long, env = "VERDICT_MAX_OUTPUT_KB", default_value_t = 1024)]
+    #[arg(long, env = "VERDICT_MAX_OUTPUT_KB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_output_kb: u64,
 }
 

@@ -149,14 +149,15 @@ impl Queue {
         }
     }
 
-    /// Pushes one grading job. The submission id is the job's idempotency key, so a
-    /// second push of the same submission (the outbox sweep) adds nothing.
-    pub async fn push(&self, submission_id: &str) -> anyhow::Result<()> {
+    /// Pushes one grading job. Its idempotency key is the submission id and its attempt
+    /// count, so the outbox sweep re-pushing a submission adds nothing while its job is
+    /// still there, and adds a fresh job once an attempt has been spent.
+    pub async fn push(&self, submission_id: &str, attempts: i64) -> anyhow::Result<()> {
         let task = TaskBuilder::new(GradingJob {
             submission_id: submission_id.to_string(),
         })
         .max_attempts(MAX_ATTEMPTS)
-        .idempotency_key(submission_id)
+        .idempotency_key(format!("{submission_id}:{attempts}"))
         .build();
         match self {
             // SQLite ignores a duplicate key (ON CONFLICT DO NOTHING).

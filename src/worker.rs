@@ -18,6 +18,16 @@ use tracing::Instrument;
 const LEASE_TTL: Duration = Duration::from_secs(10);
 const LEASE_RENEW_EVERY: Duration = Duration::from_secs(2);
 
+/// Stops the lease renewer however the grading ends, a panic included, so a dead
+/// grading never keeps its submission.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Everything a grading needs; shared by all jobs of a worker.
 #[derive(Clone)]
 pub struct Grader {
@@ -73,7 +83,7 @@ impl Grader {
                 }
             }
         };
-        let renewer = tokio::spawn({
+        let renewer = AbortOnDrop(tokio::spawn({
             let (store, id, lease) = (self.store.clone(), submission_id.to_string(), lease.clone());
             async move {
                 loop {
@@ -86,9 +96,9 @@ impl Grader {
                     }
                 }
             }
-        });
+        }));
         let outcome = self.run(submission_id, &lease, attempt).await;
-        renewer.abort();
+        drop(renewer);
         match outcome {
             Ok(()) => {
                 self.completions.finished(submission_id);

@@ -3,6 +3,7 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::submissions::FileContent;
 use crate::exercise::manifest::{Kind, Language, Tier, Visibility};
 use crate::exercise::package::{Package, PackageError, PackageLimits};
 use crate::exercise::{ValidationError, ValidationReport};
@@ -40,16 +41,12 @@ fn summary(stored: &StoredVersion) -> ExerciseSummary {
     }
 }
 
-/// What a learner may know about a test before submitting.
+/// A visible test, as a learner may see it before submitting.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TestPreview {
     pub name: String,
     pub weight: f64,
-    pub visibility: Visibility,
-    /// Visible tests only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stdin: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdin: String,
     #[schema(value_type = Object)]
     pub expected: Option<serde_json::Value>,
 }
@@ -61,11 +58,15 @@ pub struct ExerciseDetail {
     /// The statement (markdown).
     pub statement: String,
     pub entrypoint: String,
-    /// Starter files, name → text.
-    pub starter: BTreeMap<String, String>,
+    /// Starter files: text, or `{"base64": …}` for binary files.
+    pub starter: BTreeMap<String, FileContent>,
     /// The effective limits, after operator maxima.
     pub limits: Limits,
+    /// The visible tests only.
     pub tests: Vec<TestPreview>,
+    /// How many hidden tests there are, and their share of the points.
+    pub hidden_tests: usize,
+    pub hidden_weight: f64,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -88,7 +89,12 @@ pub async fn upload(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Instructor, Role::Admin])?;
     let body = body?;
-    let package = Package::from_archive(&body, PackageLimits::default()).map_err(package_error)?;
+    // Decompression is CPU work: keep it off the async threads.
+    let package =
+        tokio::task::spawn_blocking(move || Package::from_archive(&body, PackageLimits::default()))
+            .await
+            .map_err(|error| ApiError::Internal(error.into()))?
+            .map_err(package_error)?;
     let version = package.content_hash();
     let (exercise, report) =
         match crate::exercise::validate(&package, state.runner.as_ref(), &state.maxima, &|line| {
@@ -169,25 +175,20 @@ pub async fn detail(
         .version_files(&stored.version, "starter")
         .await?
         .into_iter()
-        .map(|(name, bytes)| (name, String::from_utf8_lossy(&bytes).into_owned()))
+        .map(|(name, bytes)| (name, FileContent::from_bytes(bytes)))
         .collect();
     let exercise = &stored.exercise;
-    let tests = exercise
+    let (visible, hidden): (Vec<_>, Vec<_>) = exercise
         .tests
         .iter()
-        .map(|test| {
-            let visible = test.visibility == Visibility::Visible;
-            TestPreview {
-                name: test.name.clone(),
-                weight: test.weight,
-                visibility: test.visibility,
-                stdin: visible.then(|| test.stdin.clone()),
-                expected: if visible {
-                    test.expected_display()
-                } else {
-                    None
-                },
-            }
+        .partition(|test| test.visibility == Visibility::Visible);
+    let tests = visible
+        .into_iter()
+        .map(|test| TestPreview {
+            name: test.name.clone(),
+            weight: test.weight,
+            stdin: test.stdin.clone(),
+            expected: test.expected_display(),
         })
         .collect();
     Ok(axum::Json(ExerciseDetail {
@@ -197,6 +198,8 @@ pub async fn detail(
         starter,
         limits: Limits::resolve(&exercise.limits, &state.maxima),
         tests,
+        hidden_tests: hidden.len(),
+        hidden_weight: hidden.iter().map(|test| test.weight).sum(),
     }))
 }
 

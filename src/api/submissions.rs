@@ -31,6 +31,18 @@ pub enum FileContent {
     Binary { base64: String },
 }
 
+impl FileContent {
+    /// Text when the bytes are UTF-8, base64 otherwise.
+    pub fn from_bytes(bytes: Vec<u8>) -> FileContent {
+        match String::from_utf8(bytes) {
+            Ok(text) => FileContent::Text(text),
+            Err(error) => FileContent::Binary {
+                base64: base64::engine::general_purpose::STANDARD.encode(error.into_bytes()),
+            },
+        }
+    }
+}
+
 /// The body of `POST /v1/submissions`. Unknown fields (limits, scores…) are refused.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -200,6 +212,22 @@ pub async fn create(
         }
         None => None,
     };
+    let request_hash = {
+        let canonical =
+            serde_json::json!({"exercise": request.exercise, "learner": learner, "files": files});
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    };
+    let idempotency = key.as_deref().map(|key| IdempotencyKey {
+        token_id: &caller.0.token_id,
+        key,
+        request_hash: &request_hash,
+    });
+    // A retry of a request already answered gets that answer, whatever the caps say now.
+    if let Some(idempotency) = &idempotency
+        && let Some(answer) = state.store.idempotent_answer(idempotency).await?
+    {
+        return idempotent_response(answer, &caller);
+    }
     if let Err(retry_after_secs) = state.rate.take(&learner) {
         return Err(ApiError::RateLimited {
             message: format!(
@@ -220,11 +248,6 @@ pub async fn create(
     if state.store.queue_depth().await? >= state.api.queue_cap {
         return Err(ApiError::QueueFull);
     }
-    let request_hash = {
-        let canonical =
-            serde_json::json!({"exercise": request.exercise, "learner": learner, "files": files});
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
-    };
     let new = NewSubmission {
         learner: &learner,
         exercise_slug: &exercise.slug,
@@ -232,28 +255,26 @@ pub async fn create(
         max_score: exercise.points,
         files: &files,
     };
-    let idempotency = key.as_deref().map(|key| IdempotencyKey {
-        token_id: &caller.0.token_id,
-        key,
-        request_hash: &request_hash,
-    });
-    let record = match state
+    let created = state
         .store
         .create_submission(&new, idempotency.as_ref())
-        .await?
-    {
-        Created::New(record) => {
-            // Committed: the 202 is durable. A failed push is retried by the outbox sweep.
-            match state.queue.push(&record.id).await {
-                Ok(()) => {}
-                Err(error) => tracing::warn!(
-                    error = format!("{error:#}"),
-                    "push failed; the outbox sweep will retry"
-                ),
-            }
-            record
+        .await?;
+    if let Created::New(record) = &created {
+        // Committed: the 202 is durable. A failed push is retried by the outbox sweep.
+        if let Err(error) = state.queue.push(&record.id, 0).await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "push failed; the outbox sweep will retry"
+            );
         }
-        Created::Replayed(record) => record,
+    }
+    idempotent_response(created, &caller)
+}
+
+/// The HTTP answer for a created, replayed or refused submission.
+fn idempotent_response(created: Created, caller: &Caller) -> Result<Response, ApiError> {
+    let record = match created {
+        Created::New(record) | Created::Replayed(record) => record,
         Created::KeyReused => {
             return Err(ApiError::unprocessable(
                 "idempotency_key_reused",
@@ -266,7 +287,7 @@ pub async fn create(
             ));
         }
     };
-    Ok((StatusCode::ACCEPTED, axum::Json(view(record, &caller))).into_response())
+    Ok((StatusCode::ACCEPTED, axum::Json(view(record, caller))).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

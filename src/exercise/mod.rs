@@ -120,6 +120,15 @@ pub async fn grade_files(
 ) -> Result<(Grade, crate::runner::RuntimeInfo, RunReport), RunnerError> {
     let request = run_request(exercise, files, maxima);
     let (report, info) = runner.run(&request).await?;
+    if let RunReport::Cases(observations) = &report
+        && observations.len() != exercise.tests.len()
+    {
+        return Err(RunnerError(format!(
+            "the runner returned {} observations for {} tests",
+            observations.len(),
+            exercise.tests.len()
+        )));
+    }
     let grade = grading::grade_io(&exercise.tests, &report, exercise.points);
     Ok((grade, info, report))
 }

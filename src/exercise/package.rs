@@ -250,15 +250,21 @@ fn read_tar_gz(
     bytes: &[u8],
     limits: PackageLimits,
 ) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    // Everything tar reads (headers, long names, skipped data) comes through this cap,
+    // so no header trick can inflate past it.
+    let stream_cap = limits.max_total_bytes + limits.max_entries as u64 * 4096 + 1024 * 1024;
+    let decoder = CappedReader {
+        inner: flate2::read::GzDecoder::new(bytes),
+        left: stream_cap,
+    };
+    let mut archive = tar::Archive::new(decoder);
     let mut budget = Budget::new(limits);
     let mut files = BTreeMap::new();
     let entries = archive
         .entries()
-        .map_err(|error| invalid("package", format!("not a readable tar.gz: {error}")))?;
+        .map_err(|error| tar_error(error, stream_cap))?;
     for entry in entries {
-        let entry =
-            entry.map_err(|error| invalid("package", format!("not a readable tar.gz: {error}")))?;
+        let entry = entry.map_err(|error| tar_error(error, stream_cap))?;
         budget.entry()?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let path = normalize_entry_path(&raw).map_err(|problem| invalid("package", problem))?;
@@ -281,6 +287,36 @@ fn read_tar_gz(
         }
     }
     Ok(files)
+}
+
+/// A reader that fails once `left` bytes have been read.
+struct CappedReader<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for CappedReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other(STREAM_CAP_HIT));
+        }
+        let room = buffer.len().min(self.left.min(usize::MAX as u64) as usize);
+        let read = self.inner.read(&mut buffer[..room])?;
+        self.left -= read as u64;
+        Ok(read)
+    }
+}
+
+const STREAM_CAP_HIT: &str = "the archive unpacks to more than the package caps allow";
+
+fn tar_error(error: std::io::Error, stream_cap: u64) -> PackageError {
+    if error.to_string().contains(STREAM_CAP_HIT) {
+        PackageError::TooLarge(format!(
+            "the archive unpacks to more than {stream_cap} bytes"
+        ))
+    } else {
+        invalid("package", format!("not a readable tar.gz: {error}"))
+    }
 }
 
 fn read_zip(

@@ -8,7 +8,8 @@
 //! - Memory: a `ResourceLimiter` that refuses growth past `memory_mb` and records the peak.
 //! - Output: capped in-memory pipes; the epoch callback interrupts a guest whose output
 //!   passed the cap, so an output flood ends in milliseconds as `output_limit`.
-//! - Environment: no variables, only argv[0], and one private empty scratch directory.
+//! - Environment: no variables, only argv[0], and no preopened directory at all: the io
+//!   kind needs none, and a writable one would let a program fill the host's disk.
 //!
 //! Compiled modules are cached by the SHA-256 of their bytes.
 
@@ -24,7 +25,7 @@ use wasmtime::{
 };
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 /// Fuel per millisecond of `cpu_ms`: one unit is about one wasm instruction, and
 /// compiled wasm runs several hundred million simple instructions per second here.
@@ -93,6 +94,12 @@ impl WasmRunner {
     pub fn new(max_memory_mb: u64) -> anyhow::Result<WasmRunner> {
         let mut config = Config::new();
         config.consume_fuel(true).epoch_interruption(true);
+        // Proposals learner programs do not need: less surface, and no memory outside
+        // linear memory that `memory_mb` would not see.
+        config
+            .wasm_gc(false)
+            .wasm_threads(false)
+            .wasm_function_references(false);
         let mut pool = wasmtime::PoolingAllocationConfig::new();
         pool.total_core_instances(256)
             .total_memories(256)
@@ -167,17 +174,12 @@ impl WasmRunner {
         let output_cap = (limits.output_kb as usize) * 1024;
         let stdout = MemoryOutputPipe::new(output_cap + 1);
         let stderr = MemoryOutputPipe::new(output_cap + 1);
-        let scratch =
-            tempfile::tempdir().map_err(|error| RunnerError(format!("scratch dir: {error}")))?;
         let mut builder = WasiCtxBuilder::new();
         builder
             .stdin(MemoryInputPipe::new(stdin.to_vec()))
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .arg("main");
-        builder
-            .preopened_dir(scratch.path(), ".", FsPerms::ReadWrite)
-            .map_err(|error| RunnerError(format!("scratch preopen: {error:#}")))?;
         let mut store = Store::new(
             &self.engine,
             RunState {
@@ -223,7 +225,7 @@ impl WasmRunner {
             state.output_exceeded || stdout.contents().len() + stderr.contents().len() > output_cap;
         let outcome = match ended {
             Err(_elapsed) => CaseOutcome::TimeLimit,
-            Ok(result) => classify(result, output_exceeded, state.memory.denied),
+            Ok(result) => classify(result, output_exceeded, state.memory.denied)?,
         };
         let mut stdout = stdout.contents().to_vec();
         let mut stderr = stderr.contents().to_vec();
@@ -246,34 +248,39 @@ fn classify(
     result: wasmtime::Result<()>,
     output_exceeded: bool,
     memory_denied: bool,
-) -> CaseOutcome {
+) -> Result<CaseOutcome, RunnerError> {
     let error = match result {
-        Ok(()) if output_exceeded => return CaseOutcome::OutputLimit,
-        Ok(()) => return CaseOutcome::Exited { code: 0 },
+        Ok(()) if output_exceeded => return Ok(CaseOutcome::OutputLimit),
+        Ok(()) => return Ok(CaseOutcome::Exited { code: 0 }),
         Err(error) => error,
     };
     if output_exceeded {
-        return CaseOutcome::OutputLimit;
+        return Ok(CaseOutcome::OutputLimit);
     }
     if let Some(I32Exit(code)) = error.downcast_ref::<I32Exit>() {
-        return match (*code, memory_denied) {
+        return Ok(match (*code, memory_denied) {
             (0, _) => CaseOutcome::Exited { code: 0 },
             (_, true) => CaseOutcome::MemoryLimit,
             (code, false) => CaseOutcome::Exited { code },
-        };
+        });
     }
     if memory_denied {
-        return CaseOutcome::MemoryLimit;
+        return Ok(CaseOutcome::MemoryLimit);
     }
-    match error.downcast_ref::<Trap>() {
+    Ok(match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) | Some(Trap::Interrupt) => CaseOutcome::TimeLimit,
         Some(trap) => CaseOutcome::RuntimeError {
             message: trap.to_string(),
         },
-        None => CaseOutcome::RuntimeError {
-            message: format!("{:#}", error.root_cause()),
-        },
-    }
+        None => {
+            let message = format!("{:#}", error.root_cause());
+            // The instance pool is full: the host's problem, retried, never charged.
+            if message.contains("concurrent") || message.contains("pooling") {
+                return Err(RunnerError(message));
+            }
+            CaseOutcome::RuntimeError { message }
+        }
+    })
 }
 
 #[async_trait::async_trait]

@@ -129,9 +129,10 @@ impl Store {
     ) -> Result<BTreeMap<String, Vec<u8>>, sqlx::Error> {
         let prefix = format!("{folder}/");
         let rows = sqlx::query(
-            "SELECT path, content FROM exercise_files WHERE version = $1 ORDER BY path",
+            "SELECT path, content FROM exercise_files WHERE version = $1 AND path LIKE $2 ORDER BY path",
         )
         .bind(version)
+        .bind(format!("{prefix}%"))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

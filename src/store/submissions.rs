@@ -211,7 +211,7 @@ fn encode_files(files: &BTreeMap<String, Vec<u8>>) -> String {
 }
 
 impl Store {
-    /// Creates a submission (status `queued`; see `queued_before` for the outbox).
+    /// Creates a submission (status `queued`; see `needing_push` for the outbox).
     pub async fn create_submission(
         &self,
         new: &NewSubmission<'_>,
@@ -249,39 +249,54 @@ impl Store {
                     }
                 };
             }
-            let row = sqlx::query(
-                "SELECT request_hash, submission_id, created_at FROM idempotency_keys WHERE token_id = $1 AND key = $2",
+            if let Some(answer) = self.idempotent_answer(key).await? {
+                return Ok(answer);
+            }
+        }
+        Ok(Created::KeyInFlight)
+    }
+
+    /// What an earlier request with this key decides, if it is still remembered:
+    /// a replay, a reuse with another body, or a first request still in flight.
+    /// Expired and abandoned keys are forgotten (`None`).
+    pub async fn idempotent_answer(
+        &self,
+        key: &IdempotencyKey<'_>,
+    ) -> anyhow::Result<Option<Created>> {
+        let row = sqlx::query(
+            "SELECT request_hash, submission_id, created_at FROM idempotency_keys WHERE token_id = $1 AND key = $2",
+        )
+        .bind(key.token_id)
+        .bind(key.key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let now = now_ms();
+        let created_at: i64 = row.get("created_at");
+        let submission_id: Option<String> = row.get("submission_id");
+        let expired = now - created_at > IDEMPOTENCY_TTL_MS
+            || (submission_id.is_none() && now - created_at > IDEMPOTENCY_ABANDONED_MS);
+        if expired {
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE token_id = $1 AND key = $2 AND created_at = $3",
             )
             .bind(key.token_id)
             .bind(key.key)
-            .fetch_optional(&self.writer)
+            .bind(created_at)
+            .execute(&self.writer)
             .await?;
-            let Some(row) = row else { continue };
-            let created_at: i64 = row.get("created_at");
-            let submission_id: Option<String> = row.get("submission_id");
-            let expired = now - created_at > IDEMPOTENCY_TTL_MS
-                || (submission_id.is_none() && now - created_at > IDEMPOTENCY_ABANDONED_MS);
-            if expired {
-                sqlx::query("DELETE FROM idempotency_keys WHERE token_id = $1 AND key = $2 AND created_at = $3")
-                    .bind(key.token_id)
-                    .bind(key.key)
-                    .bind(created_at)
-                    .execute(&self.writer)
-                    .await?;
-                continue;
-            }
-            if row.get::<String, _>("request_hash") != key.request_hash {
-                return Ok(Created::KeyReused);
-            }
-            return Ok(match submission_id {
-                None => Created::KeyInFlight,
-                Some(id) => match self.submission(&id).await? {
-                    Some(record) => Created::Replayed(record),
-                    None => Created::KeyInFlight,
-                },
-            });
+            return Ok(None);
         }
-        Ok(Created::KeyInFlight)
+        if row.get::<String, _>("request_hash") != key.request_hash {
+            return Ok(Some(Created::KeyReused));
+        }
+        Ok(Some(match submission_id {
+            None => Created::KeyInFlight,
+            Some(id) => match self.submission(&id).await? {
+                Some(record) => Created::Replayed(record),
+                None => Created::KeyInFlight,
+            },
+        }))
     }
 
     async fn insert_submission(
@@ -365,16 +380,21 @@ impl Store {
             .collect()
     }
 
-    /// Submissions still queued that were created before `cutoff_ms`: the outbox. Pushing
-    /// them again is safe because the queue deduplicates jobs by submission id.
-    pub async fn queued_before(&self, cutoff_ms: i64) -> Result<Vec<String>, sqlx::Error> {
+    /// The outbox: submissions queued since before `cutoff_ms`, and running ones whose
+    /// lease lapsed (their worker died and the queue gave the job up), with their attempt
+    /// counts. Pushing them again is safe: the queue drops a job it already holds.
+    pub async fn needing_push(&self, cutoff_ms: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT id FROM submissions WHERE status = 'queued' AND created_at < $1 ORDER BY created_at LIMIT 10000",
+            "SELECT id, attempts FROM submissions WHERE (status = 'queued' AND created_at < $1) \
+             OR (status = 'running' AND lease_until < $1) ORDER BY created_at LIMIT 10000",
         )
         .bind(cutoff_ms)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(|row| row.get("id")).collect())
+        Ok(rows
+            .iter()
+            .map(|row| (row.get("id"), row.get("attempts")))
+            .collect())
     }
 
     /// Takes a grading attempt. Counting attempts here, not in the queue, is what stops a
@@ -567,10 +587,11 @@ impl Store {
         Ok((records, next))
     }
 
-    /// Finished submissions after feed position `after`, in completion order.
+    /// Completed submissions after feed position `after`, in completion order. (Failed
+    /// ones take a position too but are left out: they are never charged to a learner.)
     pub async fn feed(&self, after: i64, limit: i64) -> Result<Vec<SubmissionRecord>, sqlx::Error> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM submissions WHERE feed_seq > $1 ORDER BY feed_seq LIMIT $2"
+            "SELECT {COLUMNS} FROM submissions WHERE feed_seq > $1 AND status = 'completed' ORDER BY feed_seq LIMIT $2"
         )))
         .bind(after)
         .bind(limit)

@@ -21,6 +21,8 @@ enum Entry<'a> {
     File(&'a str, &'a [u8]),
     Symlink(&'a str, &'a str),
     HardLink(&'a str, &'a str),
+    /// A GNU long-name header whose "name" is this content (tar reads it whole).
+    LongName(&'a [u8]),
 }
 
 fn tar_gz(entries: &[Entry]) -> Vec<u8> {
@@ -29,11 +31,17 @@ fn tar_gz(entries: &[Entry]) -> Vec<u8> {
         flate2::Compression::fast(),
     ));
     for entry in entries {
-        let mut header = tar::Header::new_old();
+        let mut header = match entry {
+            Entry::LongName(_) => tar::Header::new_gnu(),
+            _ => tar::Header::new_old(),
+        };
         let (name, kind, content, link): (&str, tar::EntryType, &[u8], Option<&str>) = match entry {
             Entry::File(name, content) => (name, tar::EntryType::Regular, content, None),
             Entry::Symlink(name, target) => (name, tar::EntryType::Symlink, b"", Some(target)),
             Entry::HardLink(name, target) => (name, tar::EntryType::Link, b"", Some(target)),
+            Entry::LongName(content) => {
+                ("././@LongLink", tar::EntryType::GNULongName, content, None)
+            }
         };
         let raw = header.as_old_mut();
         raw.name[..name.len()].copy_from_slice(name.as_bytes());
@@ -194,6 +202,7 @@ async fn hostile_archives_are_refused_and_leave_nothing_on_disk() {
         .map(|(name, content)| Entry::File(name, content))
         .collect();
     let zeros = vec![0u8; 9 * 1024 * 1024];
+    let huge_name = vec![b'a'; 64 * 1024 * 1024];
     let fixtures: Vec<(&str, Vec<u8>, u16)> = vec![
         (
             "absolute path",
@@ -259,6 +268,11 @@ async fn hostile_archives_are_refused_and_leave_nothing_on_disk() {
             413,
         ),
         ("body over the cap", vec![0x1f; 2 * 1024 * 1024], 413),
+        (
+            "long-name header bomb",
+            tar_gz(&[Entry::LongName(&huge_name), Entry::File("x", b"x")]),
+            413,
+        ),
     ];
     for (name, body, expected) in fixtures {
         let (status, error) = upload(&app, body).await;

@@ -258,7 +258,7 @@ async fn a_submission_committed_but_never_pushed_is_swept_from_the_outbox(backen
     let still_queued = server
         .services
         .store
-        .queued_before(verdict::store::now_ms())
+        .needing_push(verdict::store::now_ms())
         .await
         .unwrap();
     assert!(still_queued.is_empty(), "{still_queued:?}");
@@ -272,13 +272,14 @@ async fn duplicate_and_late_deliveries_never_write_a_second_result(backend: Back
         .submit(&app.integration, json!({"exercise": "shout", "files": {"shout.wat": fixture("slow_shout.wat")}, "learner": "ada"}))
         .await;
     let id = created["id"].as_str().unwrap();
-    // Two duplicate deliveries while the first is grading.
-    queue.push(id).await.unwrap();
-    queue.push(id).await.unwrap();
+    // Two duplicate deliveries while the first is grading (other keys, so the queue
+    // holds three jobs for one submission).
+    queue.push(id, 101).await.unwrap();
+    queue.push(id, 102).await.unwrap();
     let done = app.wait_final(id, &app.integration).await;
     assert_eq!(done["verdict"], "accepted", "{done}");
     // A late delivery after completion.
-    queue.push(id).await.unwrap();
+    queue.push(id, 103).await.unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let later: Value = app
         .get(&format!("/v1/submissions/{id}"), &app.integration)
