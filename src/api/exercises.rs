@@ -85,10 +85,28 @@ pub struct UploadResponse {
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Instructor, Role::Admin])?;
-    let body = body?;
+    let cap = state.api.max_package_kb * 1024;
+    let too_large = || {
+        ApiError::TooLarge(format!(
+            "the package is larger than {} KiB",
+            state.api.max_package_kb
+        ))
+    };
+    // Answer from the declared length before reading anything: the client learns at once,
+    // and no byte of an oversize upload is buffered.
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > cap) {
+        return Err(too_large());
+    }
+    let body: Bytes = axum::body::to_bytes(body, cap)
+        .await
+        .map_err(|_| too_large())?;
     // Decompression is CPU work: keep it off the async threads.
     let package =
         tokio::task::spawn_blocking(move || Package::from_archive(&body, PackageLimits::default()))

@@ -20,12 +20,7 @@ crate::on_both_backends!(
 async fn exercises_load_at_start_and_show_only_visible_tests(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let learner = app.learner("ada").await;
-    let list: Value = app
-        .get("/v1/exercises", &learner)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/exercises", &learner).await;
     let slugs: Vec<&str> = list
         .as_array()
         .unwrap()
@@ -37,12 +32,7 @@ async fn exercises_load_at_start_and_show_only_visible_tests(backend: Backend) {
         "{list}"
     );
 
-    let detail: Value = app
-        .get("/v1/exercises/shout", &learner)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = app.get_json("/v1/exercises/shout", &learner).await;
     assert_eq!(detail["entrypoint"], "shout.wat");
     assert!(detail["statement"].as_str().unwrap().contains("Shout"));
     assert!(
@@ -64,12 +54,7 @@ async fn exercises_load_at_start_and_show_only_visible_tests(backend: Backend) {
         "hidden data leaked: {text}"
     );
 
-    let versions: Value = app
-        .get("/v1/exercises/shout/versions", &learner)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let versions: Value = app.get_json("/v1/exercises/shout/versions", &learner).await;
     assert_eq!(versions.as_array().unwrap().len(), 1);
     assert_eq!(versions[0]["current"], true);
     let missing = app.get("/v1/exercises/nope", &learner).await;
@@ -196,18 +181,13 @@ async fn learner_cannot_read_another_learners_submission(backend: Backend) {
         .await;
     assert_eq!(unknown.status(), 404);
 
-    let bobs_list: Value = app
-        .get("/v1/submissions?learner=ada", &bob)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let bobs_list: Value = app.get_json("/v1/submissions?learner=ada", &bob).await;
     assert_eq!(
         bobs_list["submissions"].as_array().unwrap().len(),
         0,
         "learner filter is forced to self"
     );
-    let adas_list: Value = app.get("/v1/submissions", &ada).await.json().await.unwrap();
+    let adas_list: Value = app.get_json("/v1/submissions", &ada).await;
     assert_eq!(adas_list["submissions"].as_array().unwrap().len(), 1);
     let own = app.get(&format!("/v1/submissions/{id}"), &ada).await;
     assert_eq!(own.status(), 200);
@@ -445,7 +425,7 @@ async fn list_paginates_with_a_cursor_and_filters(backend: Backend) {
             Some(cursor) => format!("/v1/submissions?limit=2&cursor={cursor}"),
             None => "/v1/submissions?limit=2".to_string(),
         };
-        let page: Value = app.get(&path, &app.instructor).await.json().await.unwrap();
+        let page: Value = app.get_json(&path, &app.instructor).await;
         for submission in page["submissions"].as_array().unwrap() {
             seen.push(submission["id"].as_str().unwrap().to_string());
         }
@@ -457,14 +437,11 @@ async fn list_paginates_with_a_cursor_and_filters(backend: Backend) {
     created.reverse();
     assert_eq!(seen, created, "newest first, every submission once");
     let adas: Value = app
-        .get(
+        .get_json(
             "/v1/submissions?learner=ada&status=queued&exercise=shout",
             &app.instructor,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(adas["submissions"].as_array().unwrap().len(), 3);
     let bad = app
         .get("/v1/submissions?status=bogus", &app.instructor)

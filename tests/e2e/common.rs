@@ -183,6 +183,10 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
+        self.get(path, token).await.json().await.unwrap()
+    }
+
     pub async fn post_json(
         &self,
         path: &str,

@@ -81,7 +81,7 @@ async fn read_feed(app: &TestApp, expected: usize, page_size: usize) -> Vec<Stri
             Some(cursor) => format!("/v1/results?limit={page_size}&wait=5&after={cursor}"),
             None => format!("/v1/results?limit={page_size}&wait=5"),
         };
-        let page: Value = app.get(&path, &app.integration).await.json().await.unwrap();
+        let page: Value = app.get_json(&path, &app.integration).await;
         for result in page["results"].as_array().unwrap() {
             seen.push(result["id"].as_str().unwrap().to_string());
         }
@@ -111,12 +111,7 @@ async fn results_feed_never_skips_or_repeats_while_results_complete_concurrently
     let unique: HashSet<String> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "a result was repeated");
     assert_eq!(unique, created, "a result was skipped");
-    let tail: Value = app
-        .get("/v1/results?limit=5", &app.integration)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tail: Value = app.get_json("/v1/results?limit=5", &app.integration).await;
     assert_eq!(
         tail["results"].as_array().unwrap().len(),
         5,
@@ -144,11 +139,8 @@ async fn killed_worker_mid_grading_completes_exactly_once_after_restart(backend:
     assert_eq!(feed, vec![id.to_string()], "exactly one result");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let again: Value = app
-        .get("/v1/results?limit=100", &app.integration)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/results?limit=100", &app.integration)
+        .await;
     assert_eq!(
         again["results"].as_array().unwrap().len(),
         1,
@@ -282,21 +274,15 @@ async fn duplicate_and_late_deliveries_never_write_a_second_result(backend: Back
     queue.push(id, 103).await.unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let later: Value = app
-        .get(&format!("/v1/submissions/{id}"), &app.integration)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/submissions/{id}"), &app.integration)
+        .await;
     assert_eq!(
         later["completed_at"], done["completed_at"],
         "the first result was never overwritten"
     );
     let feed: Value = app
-        .get("/v1/results?limit=100", &app.integration)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/results?limit=100", &app.integration)
+        .await;
     assert_eq!(
         feed["results"].as_array().unwrap().len(),
         1,
