@@ -8,6 +8,7 @@ use crate::exercise::package::{Package, PackageLimits};
 use crate::queue::{MAX_ATTEMPTS, Queue};
 use crate::runner::wasm::WasmRunner;
 use crate::runner::{Limits, Runner};
+use crate::runtimes::RuntimeArgs;
 use crate::store::Store;
 use crate::worker::Grader;
 use anyhow::Context;
@@ -39,6 +40,8 @@ pub struct ServeArgs {
     /// Run the API only; `verdict worker` processes grade.
     #[arg(long, env = "VERDICT_NO_WORKERS")]
     pub no_workers: bool,
+    #[command(flatten)]
+    pub runtimes: RuntimeArgs,
 }
 
 /// The parts every process shares.
@@ -52,12 +55,19 @@ pub struct Services {
 }
 
 impl Services {
-    pub async fn open(database: &DatabaseArgs, limits: &LimitArgs) -> anyhow::Result<Services> {
+    /// Opens the store and queue, and makes the sandbox ready: the pinned runtimes are
+    /// fetched when missing and compiled (or loaded from the disk cache) before any
+    /// grading, so none waits for a compile.
+    pub async fn open(
+        database: &DatabaseArgs,
+        limits: &LimitArgs,
+        runtimes: &RuntimeArgs,
+    ) -> anyhow::Result<Services> {
         let location = database.location()?;
         let store = Store::open(&location).await?;
         let queue = Queue::open(&location).await?;
         let maxima = limits.maxima();
-        let runner: Arc<dyn Runner> = Arc::new(WasmRunner::new(maxima.memory_mb)?);
+        let runner: Arc<dyn Runner> = Arc::new(ready_runner(maxima.memory_mb, runtimes).await?);
         Ok(Services {
             store,
             queue,
@@ -104,6 +114,19 @@ impl Services {
             }
         })
     }
+}
+
+/// A wasm runner whose language runtimes are fetched (when missing) and compiled.
+pub async fn ready_runner(max_memory_mb: u64, runtimes: &RuntimeArgs) -> anyhow::Result<WasmRunner> {
+    let store = runtimes.store();
+    let fetch_store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        fetch_store.ensure(&|line| tracing::info!("runtimes: {line}"))
+    })
+    .await??;
+    let runner = WasmRunner::new(max_memory_mb, store)?;
+    crate::runner::harness::warm_up(&runner, &|line| tracing::info!("runtimes: {line}")).await?;
+    Ok(runner)
 }
 
 /// Validates and stores every package under `dir`; a package whose content is already
@@ -196,7 +219,7 @@ impl RunningServer {
 
 /// Opens everything, loads exercises, binds, and starts serving in the background.
 pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
-    let services = Services::open(&args.database, &args.limits).await?;
+    let services = Services::open(&args.database, &args.limits, &args.runtimes).await?;
     load_exercises(&services, &args.exercises).await?;
     let (shutdown, stop) = watch::channel(false);
     let mut tasks = Vec::new();

@@ -36,6 +36,8 @@ pub struct BenchArgs {
     /// SQLite durability for this run (`normal` shows what `full` costs).
     #[arg(long, value_enum, default_value_t = crate::store::Synchronous::Full)]
     pub sqlite_synchronous: crate::store::Synchronous,
+    #[command(flatten)]
+    pub runtimes: crate::runtimes::RuntimeArgs,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -130,6 +132,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         },
         exercises: exercises.path().to_path_buf(),
         no_workers: false,
+        runtimes: args.runtimes.clone(),
     };
     eprintln!("bench: starting a server on a fresh database");
     let server = app::spawn(serve).await?;
@@ -231,7 +234,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!("| measure | value |");
     println!("|---|---|");
     println!(
-        "| floor: in-process wasmtime run of the reference, p50 | {} |",
+        "| floor: in-process wasmtime run of the reference (same runner, harness and cases), p50 | {} |",
         ms(floor_p50)
     );
     println!(

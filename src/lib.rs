@@ -6,7 +6,8 @@
 //! - `exercise`: packages, manifests and the checks a version passes before it goes live.
 //! - `grading`: host-side comparison and verdicts.
 //! - `queue`: the apalis queue (SQLite or Postgres).
-//! - `runner`: the sandbox contract and the wasmtime runner.
+//! - `runner`: the sandbox contract, the wasmtime runner and its language harnesses.
+//! - `runtimes`: the pinned WASI runtimes (CPython, QuickJS-NG): fetch and verify.
 //! - `store`: the database (SQLite or Postgres through one `AnyPool`).
 //! - `worker`: grading one submission, fenced and idempotent.
 
@@ -20,6 +21,7 @@ pub mod exercise;
 pub mod grading;
 pub mod queue;
 pub mod runner;
+pub mod runtimes;
 pub mod store;
 pub mod telemetry;
 pub mod worker;

@@ -38,6 +38,20 @@ pub enum Language {
     Python,
     Javascript,
     Wasm,
+    /// SQLite SQL: the learner's query (kind `sql`).
+    Sql,
+}
+
+impl Language {
+    /// File extensions an entrypoint in this language may have.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Language::Python => &["py"],
+            Language::Javascript => &["js", "mjs"],
+            Language::Wasm => &["wat", "wasm"],
+            Language::Sql => &["sql"],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -157,7 +171,7 @@ pub struct TestSpec {
     pub tolerance: Option<f64>,
     /// The pattern for `compare = "regex"` (the whole stdout must match).
     pub pattern: Option<String>,
-    // kind = "function"
+    // kind = "function" (`tolerance` also applies: numbers may differ by it)
     pub args: Option<Vec<serde_json::Value>>,
     pub expected: Option<serde_json::Value>,
     // kind = "sql"
@@ -247,6 +261,7 @@ impl Manifest {
                 "at least one [[tests]] entry is required",
             ));
         }
+        self.check_kind()?;
         let mut seen = std::collections::HashSet::new();
         for (index, test) in self.tests.iter().enumerate() {
             let field = |name: &str| format!("tests[{index}].{name}");
@@ -261,6 +276,30 @@ impl Manifest {
             }
             if !(test.weight.is_finite() && test.weight >= 0.0) {
                 return Err(ManifestError::new(field("weight"), "must be a number >= 0"));
+            }
+            if let Some(tolerance) = test.tolerance
+                && !(tolerance.is_finite() && tolerance >= 0.0)
+            {
+                return Err(ManifestError::new(field("tolerance"), "must be a number >= 0"));
+            }
+            match self.kind {
+                Kind::Function if test.args.is_none() => {
+                    return Err(ManifestError::new(
+                        field("args"),
+                        "kind = \"function\" needs args (a list, [] for none)",
+                    ));
+                }
+                Kind::Sql => {
+                    if let Some(rows) = &test.expected_rows
+                        && rows.iter().any(|row| row.iter().any(|v| v.is_array() || v.is_object()))
+                    {
+                        return Err(ManifestError::new(
+                            field("expected_rows"),
+                            "each row is a list of plain values (text, number, boolean or null)",
+                        ));
+                    }
+                }
+                _ => {}
             }
             if self.kind == Kind::Io {
                 if test.stdin.is_some() && test.stdin_file.is_some() {
@@ -305,6 +344,93 @@ impl Manifest {
                 "tests",
                 "the weights must add up to more than 0",
             ));
+        }
+        Ok(())
+    }
+}
+
+impl Manifest {
+    /// The section each kind needs, and the language it runs in.
+    fn check_kind(&self) -> Result<(), ManifestError> {
+        let entrypoint = &self.files.entrypoint;
+        let extension = entrypoint.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("");
+        if !self.language.extensions().contains(&extension) {
+            return Err(ManifestError::new(
+                "files.entrypoint",
+                format!(
+                    "{entrypoint:?} does not fit language {:?}: use a .{} file",
+                    self.language,
+                    self.language.extensions().join(" or .")
+                ),
+            ));
+        }
+        let languages: &[Language] = match self.kind {
+            Kind::Io => &[Language::Python, Language::Javascript, Language::Wasm],
+            Kind::Function => &[Language::Python, Language::Javascript],
+            Kind::Sql => &[Language::Sql],
+            Kind::Suite => &[Language::Python, Language::Javascript],
+            Kind::Http => &[Language::Python, Language::Javascript],
+        };
+        if !languages.contains(&self.language) {
+            return Err(ManifestError::new(
+                "language",
+                format!(
+                    "kind {:?} takes language {}",
+                    self.kind,
+                    languages
+                        .iter()
+                        .map(|l| format!("{l:?}").to_lowercase())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            ));
+        }
+        let missing = |section: &str, example: &str| {
+            ManifestError::new(
+                section,
+                format!("kind {:?} needs a [{section}] section ({example})", self.kind),
+            )
+        };
+        match self.kind {
+            Kind::Function => {
+                let function = self
+                    .function
+                    .as_ref()
+                    .ok_or_else(|| missing("function", "name = \"leap_year\""))?;
+                let ok = !function.name.is_empty()
+                    && function.name.len() <= 100
+                    && function
+                        .name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+                    && !function.name.as_bytes()[0].is_ascii_digit();
+                if !ok {
+                    return Err(ManifestError::new(
+                        "function.name",
+                        format!("{:?} is not a function name", function.name),
+                    ));
+                }
+            }
+            Kind::Sql => {
+                self.sql
+                    .as_ref()
+                    .ok_or_else(|| missing("sql", "schema = \"tests/schema.sql\""))?;
+            }
+            Kind::Suite => {
+                let suite = self
+                    .suite
+                    .as_ref()
+                    .ok_or_else(|| missing("suite", "files = [\"tests/test_stack.py\"]"))?;
+                if suite.files.is_empty() {
+                    return Err(ManifestError::new("suite.files", "name at least one test file"));
+                }
+            }
+            Kind::Http => {
+                self.http
+                    .as_ref()
+                    .ok_or_else(|| missing("http", "command, port, ready_path"))?;
+            }
+            Kind::Io => {}
         }
         Ok(())
     }

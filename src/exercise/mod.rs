@@ -6,7 +6,8 @@ pub mod package;
 pub mod resolved;
 
 use crate::grading::{self, Grade, Verdict};
-use crate::runner::{Limits, RunReport, RunRequest, Runner, RunnerError};
+use crate::runner::{CaseInput, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError};
+use std::collections::BTreeMap;
 use manifest::{Compare, Kind, Language, ManifestError, RunnerKind};
 use package::{Package, PackageError};
 use resolved::{ResolvedExercise, ResolvedTest};
@@ -52,12 +53,16 @@ pub enum ValidationError {
 fn check_supported(package: &Package) -> Result<(), ManifestError> {
     let manifest = &package.manifest;
     match (manifest.runner(), manifest.language, manifest.kind) {
-        (RunnerKind::Wasm, Language::Wasm, Kind::Io) => Ok(()),
+        (RunnerKind::Wasm, Language::Wasm, Kind::Io)
+        | (RunnerKind::Wasm, Language::Python, Kind::Io | Kind::Function | Kind::Suite)
+        | (RunnerKind::Wasm, Language::Javascript, Kind::Io | Kind::Function)
+        | (RunnerKind::Wasm, Language::Sql, Kind::Sql) => Ok(()),
         (runner, language, kind) => Err(ManifestError::new(
             "kind",
             format!(
-                "runner {runner} cannot grade language {language:?} with kind {kind:?} yet; this build grades \
-                 language = \"wasm\", kind = \"io\""
+                "runner {runner} cannot grade language {language:?} with kind {kind:?} in this build; \
+                 the wasm runner grades python (io, function, suite), javascript (io, function), \
+                 sql (sql) and wasm (io)"
             ),
         )),
     }
@@ -79,6 +84,14 @@ fn resolve_tests(package: &Package) -> Result<Vec<ResolvedTest>, PackageError> {
             }
             (None, None) => None,
         };
+        let seed = match &test.seed {
+            Some(path) => Some(package.text_file(&format!("tests[{index}].seed"), path)?),
+            None => None,
+        };
+        let expected = match package.manifest.kind {
+            Kind::Sql => test.expected_rows.as_ref().map(|rows| serde_json::json!(rows)),
+            _ => test.expected.clone(),
+        };
         tests.push(ResolvedTest {
             name: test.name.clone(),
             weight: test.weight,
@@ -88,25 +101,71 @@ fn resolve_tests(package: &Package) -> Result<Vec<ResolvedTest>, PackageError> {
             compare: test.compare,
             tolerance: test.tolerance,
             pattern: test.pattern.clone(),
+            args: test.args.clone(),
+            expected,
+            seed,
+            ordered: test.ordered.unwrap_or(false),
         });
     }
     Ok(tests)
 }
 
-/// Builds the run request for one program against every test of `exercise`.
+/// The suite kind's test files, by plain name (they run beside the learner's files).
+fn resolve_support(package: &Package) -> Result<BTreeMap<String, String>, PackageError> {
+    let mut support = BTreeMap::new();
+    let Some(suite) = &package.manifest.suite else {
+        return Ok(support);
+    };
+    for (index, path) in suite.files.iter().enumerate() {
+        let field = format!("suite.files[{index}]");
+        let name = path.rsplit('/').next().unwrap_or(path).to_string();
+        manifest::check_learner_file_name(&name)
+            .map_err(|problem| PackageError::from(ManifestError::new(&field, problem)))?;
+        if package.manifest.accepted_files().any(|accepted| accepted == name) {
+            return Err(ManifestError::new(
+                &field,
+                format!("{name} is also a file learners submit; give the test file another name"),
+            )
+            .into());
+        }
+        let text = package.text_file(&field, path)?;
+        if support.insert(name.clone(), text).is_some() {
+            return Err(ManifestError::new(field, format!("two test files are named {name}")).into());
+        }
+    }
+    Ok(support)
+}
+
+/// Builds the run request for one program against every test of `exercise`. Expected
+/// values stay out of it.
 pub fn run_request(
     exercise: &ResolvedExercise,
-    files: std::collections::BTreeMap<String, Vec<u8>>,
+    files: BTreeMap<String, Vec<u8>>,
     maxima: &Limits,
 ) -> RunRequest {
+    let cases = exercise
+        .tests
+        .iter()
+        .map(|test| match exercise.kind {
+            Kind::Function => CaseInput::Call(test.args.clone().unwrap_or_default()),
+            Kind::Sql => CaseInput::Seed(test.seed.clone().unwrap_or_default()),
+            Kind::Suite => CaseInput::Test(test.name.clone()),
+            Kind::Io | Kind::Http => CaseInput::Stdin(test.stdin.clone().into_bytes()),
+        })
+        .collect();
     RunRequest {
+        language: exercise.language,
+        kind: exercise.kind,
         files,
         entrypoint: exercise.entrypoint.clone(),
-        cases: exercise
-            .tests
+        support: exercise
+            .support
             .iter()
-            .map(|t| t.stdin.clone().into_bytes())
+            .map(|(name, text)| (name.clone(), text.clone().into_bytes()))
             .collect(),
+        function: exercise.function.clone(),
+        schema: exercise.schema.clone(),
+        cases,
         limits: Limits::resolve(&exercise.limits, maxima),
     }
 }
@@ -114,7 +173,7 @@ pub fn run_request(
 /// Grades `files` against `exercise` with `runner`.
 pub async fn grade_files(
     exercise: &ResolvedExercise,
-    files: std::collections::BTreeMap<String, Vec<u8>>,
+    files: BTreeMap<String, Vec<u8>>,
     runner: &dyn Runner,
     maxima: &Limits,
 ) -> Result<(Grade, crate::runner::RuntimeInfo, RunReport), RunnerError> {
@@ -129,7 +188,7 @@ pub async fn grade_files(
             exercise.tests.len()
         )));
     }
-    let grade = grading::grade_io(&exercise.tests, &report, exercise.points);
+    let grade = grading::grade(exercise, &report);
     Ok((grade, info, report))
 }
 
@@ -199,6 +258,12 @@ pub async fn validate(
         extra_files: manifest.files.extra.clone(),
         limits: manifest.limits,
         tests: resolve_tests(package)?,
+        function: manifest.function.as_ref().map(|function| function.name.clone()),
+        schema: match &manifest.sql {
+            Some(sql) => Some(package.text_file("sql.schema", &sql.schema)?),
+            None => None,
+        },
+        support: resolve_support(package)?,
     };
     let mut report = ValidationReport {
         slug: exercise.slug.clone(),
@@ -218,21 +283,28 @@ pub async fn validate(
     let mut problems = Vec::new();
     if let RunReport::Cases(observations) = &run {
         for (test, observation) in exercise.tests.iter_mut().zip(observations) {
-            let needs_expected = test.expected_stdout.is_none() && test.compare != Compare::Regex;
-            if needs_expected {
-                if observation.outcome == (crate::runner::CaseOutcome::Exited { code: 0 }) {
-                    test.expected_stdout =
-                        Some(String::from_utf8_lossy(&observation.stdout).into_owned());
-                } else {
-                    problems.push(format!(
-                        "test {:?}: expected_stdout was left out, and the reference did not finish cleanly ({:?})",
-                        test.name, observation.outcome
-                    ));
+            let clean = observation.outcome == (CaseOutcome::Exited { code: 0 });
+            let field = match exercise.kind {
+                Kind::Io if test.expected_stdout.is_none() && test.compare != Compare::Regex => {
+                    "expected_stdout"
                 }
+                Kind::Function if test.expected.is_none() => "expected",
+                Kind::Sql if test.expected.is_none() => "expected_rows",
+                _ => continue,
+            };
+            if !clean {
+                problems.push(format!(
+                    "test {:?}: {field} was left out, and the reference did not finish cleanly ({:?})",
+                    test.name, observation.outcome
+                ));
+            } else if exercise.kind == Kind::Io {
+                test.expected_stdout = Some(String::from_utf8_lossy(&observation.stdout).into_owned());
+            } else {
+                test.expected = observation.value.clone();
             }
         }
     }
-    let grade = grading::grade_io(&exercise.tests, &run, exercise.points);
+    let grade = grading::grade(&exercise, &run);
     let reference_ok = grade.verdict == Verdict::Accepted && problems.is_empty();
     report
         .checks

@@ -3,6 +3,7 @@
 
 use super::manifest::{Compare, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A test with its input and expected output in hand.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,11 +16,26 @@ pub struct ResolvedTest {
     pub compare: Compare,
     pub tolerance: Option<f64>,
     pub pattern: Option<String>,
+    /// function: the call's arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<serde_json::Value>>,
+    /// function: the expected return value; sql: the expected rows (a list of lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<serde_json::Value>,
+    /// sql: the seed script (text), run after the schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
+    /// sql: compare rows in order (else as a multiset).
+    #[serde(default)]
+    pub ordered: bool,
 }
 
 impl ResolvedTest {
     /// The expectation as shown to a learner for a visible test.
     pub fn expected_display(&self) -> Option<serde_json::Value> {
+        if self.expected.is_some() {
+            return self.expected.clone();
+        }
         match self.compare {
             Compare::Regex => self.pattern.clone().map(serde_json::Value::String),
             _ => self.expected_stdout.clone().map(serde_json::Value::String),
@@ -41,6 +57,15 @@ pub struct ResolvedExercise {
     pub extra_files: Vec<String>,
     pub limits: LimitsSpec,
     pub tests: Vec<ResolvedTest>,
+    /// function: the name called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// sql: the schema script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// suite: the test files (by plain name) that run inside the sandbox.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub support: BTreeMap<String, String>,
 }
 
 impl ResolvedExercise {

@@ -6,8 +6,12 @@
 //! `RunReport::CompileError`); only infrastructure faults are `Err(RunnerError)`.
 //! The written contract is `sandboxes/README.md`.
 
+mod channel;
+mod compiled;
+pub mod harness;
 pub mod wasm;
 
+use crate::exercise::manifest::{Kind, Language};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -53,12 +57,33 @@ impl Limits {
 /// One program to run against a list of inputs (one per test, in manifest order).
 #[derive(Debug, Clone)]
 pub struct RunRequest {
-    /// The learner's files (never the solution or tests, unless the kind needs them).
+    pub language: Language,
+    pub kind: Kind,
+    /// The learner's files (never the solution, never expected values).
     pub files: BTreeMap<String, Vec<u8>>,
     pub entrypoint: String,
-    /// stdin for each case.
-    pub cases: Vec<Vec<u8>>,
+    /// Instructor files the kind needs inside the sandbox: the suite kind's test files.
+    pub support: BTreeMap<String, Vec<u8>>,
+    /// The function the `function` kind calls.
+    pub function: Option<String>,
+    /// The `sql` kind's schema (SQL text).
+    pub schema: Option<String>,
+    /// One input per test, in manifest order.
+    pub cases: Vec<CaseInput>,
     pub limits: Limits,
+}
+
+/// What one test hands the program. Expected values are never part of it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaseInput {
+    /// io: the program's stdin.
+    Stdin(Vec<u8>),
+    /// function: the arguments of the call.
+    Call(Vec<serde_json::Value>),
+    /// sql: the seed script run after the schema.
+    Seed(String),
+    /// suite: the test to run (`Class.test_method`, or a full id).
+    Test(String),
 }
 
 /// How one case ended.
@@ -82,10 +107,16 @@ pub enum CaseOutcome {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseObservation {
     pub outcome: CaseOutcome,
+    /// What a harness observed beyond stdout: the returned value (function), the rows
+    /// (sql), or `{status, message}` (suite). Never a verdict.
+    #[serde(default)]
+    pub value: Option<serde_json::Value>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub duration: Duration,
-    /// CPU work, in the runner's unit (wasm fuel: about one unit per instruction).
+    /// CPU work, in the runner's unit (wasm fuel: about one unit per instruction). A
+    /// language runtime runs many cases in one instance; its fuel is recorded on the
+    /// first case that instance ran.
     pub cpu_used: u64,
     pub peak_memory_bytes: u64,
 }

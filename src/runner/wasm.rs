@@ -2,20 +2,25 @@
 //!
 //! Limits, each mapped to its verdict:
 //! - CPU: fuel (`cpu_ms` × `FUEL_PER_MS`); running out is `time_limit`.
-//! - Wall time: a tokio timeout around the async call, which also stops a guest blocked in
-//!   a host call (a WASI sleep). The epoch ticker makes compute loops yield so the timeout
-//!   can fire.
+//! - Wall time: a deadline raced against the async call, which also stops a guest blocked
+//!   in a host call (a WASI sleep). The epoch ticker makes compute loops yield so the
+//!   deadline can fire.
 //! - Memory: a `ResourceLimiter` that refuses growth past `memory_mb` and records the peak.
-//! - Output: capped in-memory pipes; the epoch callback interrupts a guest whose output
-//!   passed the cap, so an output flood ends in milliseconds as `output_limit`.
+//! - Output: the guest's stdout and stderr go to a `channel::Tracker`; the write that
+//!   passes the cap traps the guest, so an output flood ends at once as `output_limit`.
 //! - Environment: no variables, only argv[0], and no preopened directory at all: the io
 //!   kind needs none, and a writable one would let a program fill the host's disk.
 //!
-//! Compiled modules are cached by the SHA-256 of their bytes.
+//! Learner modules are compiled once per SHA-256 and kept in memory. Python and
+//! JavaScript run in pinned interpreter modules through a harness: `runner::harness`.
 
+use super::channel::{Shared, Tracker};
 use super::{
-    CaseObservation, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError, RuntimeInfo,
+    CaseInput, CaseObservation, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError,
+    RuntimeInfo,
 };
+use crate::exercise::manifest::Language;
+use crate::runtimes::RuntimeStore;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,7 +29,7 @@ use wasmtime::{
     Config, Engine, InstancePre, Linker, Module, ResourceLimiter, Store, Trap, UpdateDeadline,
 };
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 /// Fuel per millisecond of `cpu_ms`: one unit is about one wasm instruction, and
@@ -36,20 +41,32 @@ const EPOCH_TICK: Duration = Duration::from_millis(5);
 const MODULE_CACHE_ENTRIES: usize = 512;
 
 /// Per-run state owned by the store.
-struct RunState {
+pub(crate) struct RunState {
     wasi: WasiP1Ctx,
     memory: MemoryLimiter,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
-    output_cap: usize,
-    output_exceeded: bool,
+    tracker: Shared,
+    fuel: FuelMeter,
 }
 
-/// Refuses memory growth past the limit and records the peak.
+impl RunState {
+    pub(crate) fn wasi(&mut self) -> &mut WasiP1Ctx {
+        &mut self.wasi
+    }
+}
+
+/// Fuel for the current phase, reset when the tracker's phase moves.
+struct FuelMeter {
+    per_phase: u64,
+    seen_seq: u64,
+    granted: u64,
+    spent: u64,
+}
+
+/// Refuses memory growth past the limit, records the peak, and tells the tracker.
 struct MemoryLimiter {
     max_bytes: usize,
     peak_bytes: usize,
-    denied: bool,
+    tracker: Shared,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -60,7 +77,7 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
-            self.denied = true;
+            self.tracker.lock().deny_memory();
             return Ok(false);
         }
         self.peak_bytes = self.peak_bytes.max(desired);
@@ -68,7 +85,7 @@ impl ResourceLimiter for MemoryLimiter {
     }
 
     fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.denied = true;
+        self.tracker.lock().deny_memory();
         Ok(())
     }
 
@@ -82,16 +99,37 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// The wasmtime engine, its epoch ticker and the module cache. Cheap to clone.
+/// How an instance ended, before it is mapped to outcomes.
+pub(crate) struct Execution {
+    /// `None`: the phase deadline passed first.
+    pub result: Option<wasmtime::Result<()>>,
+    pub fuel_spent: u64,
+    pub peak_memory_bytes: u64,
+}
+
+impl Execution {
+    /// The outcome for the phase the guest was in when it stopped.
+    pub fn outcome(&self, tracker: &Tracker) -> Result<CaseOutcome, RunnerError> {
+        match &self.result {
+            None => Ok(CaseOutcome::TimeLimit),
+            Some(result) => classify(result, tracker.output_exceeded, tracker.memory_denied),
+        }
+    }
+}
+
+/// The wasmtime engine, its epoch ticker, the module cache and the language runtimes.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct WasmRunner {
     engine: Engine,
     modules: Arc<Mutex<HashMap<[u8; 32], InstancePre<RunState>>>>,
+    pub(crate) runtimes: Arc<super::harness::Runtimes>,
 }
 
 impl WasmRunner {
     /// Builds the engine and starts the epoch ticker (it stops when the engine is dropped).
-    pub fn new(max_memory_mb: u64) -> anyhow::Result<WasmRunner> {
+    /// Language runtimes are read from `runtimes` when first needed (see `warm_up`).
+    pub fn new(max_memory_mb: u64, runtimes: RuntimeStore) -> anyhow::Result<WasmRunner> {
         let mut config = Config::new();
         config.consume_fuel(true).epoch_interruption(true);
         // Proposals learner programs do not need: less surface, and no memory outside
@@ -105,6 +143,9 @@ impl WasmRunner {
             .total_memories(256)
             .total_tables(256)
             .total_stacks(256)
+            // CPython's function table and instance metadata are larger than the defaults.
+            .table_elements(65_536)
+            .max_core_instance_size(4 << 20)
             .max_memory_size((max_memory_mb as usize) << 20);
         config.allocation_strategy(pool);
         let engine = Engine::new(&config).map_err(|error| anyhow::anyhow!("{error:#}"))?;
@@ -121,7 +162,12 @@ impl WasmRunner {
         Ok(WasmRunner {
             engine,
             modules: Arc::new(Mutex::new(HashMap::new())),
+            runtimes: Arc::new(super::harness::Runtimes::new(runtimes)?),
         })
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// How many compiled modules are cached.
@@ -148,7 +194,7 @@ impl WasmRunner {
                 );
             }
             let mut linker: Linker<RunState> = Linker::new(&engine);
-            p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)
+            p1::add_to_linker_async(&mut linker, |state| state.wasi())
                 .map_err(|error| format!("{error:#}"))?;
             linker
                 .instantiate_pre(&module)
@@ -164,7 +210,7 @@ impl WasmRunner {
         Ok(pre)
     }
 
-    /// Runs one case in a fresh store.
+    /// Runs one plain-wasm case in a fresh store: all output is the case's.
     async fn run_case(
         &self,
         pre: &InstancePre<RunState>,
@@ -172,71 +218,98 @@ impl WasmRunner {
         limits: &Limits,
     ) -> Result<CaseObservation, RunnerError> {
         let output_cap = (limits.output_kb as usize) * 1024;
-        let stdout = MemoryOutputPipe::new(output_cap + 1);
-        let stderr = MemoryOutputPipe::new(output_cap + 1);
+        let tracker = Shared::new(Tracker::new(None, output_cap, limits.wall(), limits.wall()));
         let mut builder = WasiCtxBuilder::new();
         builder
             .stdin(MemoryInputPipe::new(stdin.to_vec()))
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
+            .stdout(tracker.stream(false))
+            .stderr(tracker.stream(true))
             .arg("main");
+        let fuel = limits.cpu_ms.saturating_mul(FUEL_PER_MS);
+        let started = Instant::now();
+        let execution = self
+            .execute(pre, builder.build_p1(), &tracker, limits, fuel, fuel)
+            .await?;
+        let duration = started.elapsed();
+        let mut tracker = tracker.lock();
+        tracker.finish();
+        let outcome = execution.outcome(&tracker)?;
+        let case = tracker.cases.remove(&0).unwrap_or_default();
+        Ok(CaseObservation {
+            outcome,
+            value: None,
+            stdout: case.stdout,
+            stderr: case.stderr,
+            duration,
+            cpu_used: execution.fuel_spent,
+            peak_memory_bytes: execution.peak_memory_bytes,
+        })
+    }
+
+    /// Runs `_start` of a fresh instance until it returns, traps, or the tracker's phase
+    /// deadline passes. `fuel_start` is the first phase's fuel; each later phase (a harness
+    /// frame moved it) gets `fuel_per_phase`.
+    pub(crate) async fn execute(
+        &self,
+        pre: &InstancePre<RunState>,
+        wasi: WasiP1Ctx,
+        tracker: &Shared,
+        limits: &Limits,
+        fuel_start: u64,
+        fuel_per_phase: u64,
+    ) -> Result<Execution, RunnerError> {
         let mut store = Store::new(
             &self.engine,
             RunState {
-                wasi: builder.build_p1(),
+                wasi,
                 memory: MemoryLimiter {
                     max_bytes: (limits.memory_mb as usize) << 20,
                     peak_bytes: 0,
-                    denied: false,
+                    tracker: tracker.clone(),
                 },
-                stdout: stdout.clone(),
-                stderr: stderr.clone(),
-                output_cap,
-                output_exceeded: false,
+                tracker: tracker.clone(),
+                fuel: FuelMeter {
+                    per_phase: fuel_per_phase,
+                    seen_seq: 0,
+                    granted: fuel_start,
+                    spent: 0,
+                },
             },
         );
         store.limiter(|state| &mut state.memory);
-        let fuel = limits.cpu_ms.saturating_mul(FUEL_PER_MS);
         let setup = store
-            .set_fuel(fuel)
+            .set_fuel(fuel_start)
             .and_then(|()| store.fuel_async_yield_interval(Some(100_000)));
         setup.map_err(|error| RunnerError(format!("fuel setup: {error:#}")))?;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut context| {
-            let state = context.data_mut();
-            if state.stdout.contents().len() + state.stderr.contents().len() > state.output_cap {
-                state.output_exceeded = true;
-                return Ok(UpdateDeadline::Interrupt);
+            let seq = context.data().tracker.lock().seq;
+            if seq != context.data().fuel.seen_seq {
+                let remaining = context.get_fuel()?;
+                let meter = &mut context.data_mut().fuel;
+                meter.spent += meter.granted.saturating_sub(remaining);
+                meter.granted = meter.per_phase;
+                meter.seen_seq = seq;
+                let grant = meter.per_phase;
+                context.set_fuel(grant)?;
             }
             Ok(UpdateDeadline::Yield(1))
         });
 
-        let started = Instant::now();
         let run = async {
             let instance = pre.instantiate_async(&mut store).await?;
             let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
             start.call_async(&mut store, ()).await
         };
-        let ended = tokio::time::timeout(limits.wall(), run).await;
-        let duration = started.elapsed();
-        let cpu_used = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
-        let state = store.into_data();
-        let output_exceeded =
-            state.output_exceeded || stdout.contents().len() + stderr.contents().len() > output_cap;
-        let outcome = match ended {
-            Err(_elapsed) => CaseOutcome::TimeLimit,
-            Ok(result) => classify(result, output_exceeded, state.memory.denied)?,
+        let result = tokio::select! {
+            result = run => Some(result),
+            () = tracker.deadline_passed() => None,
         };
-        let mut stdout = stdout.contents().to_vec();
-        let mut stderr = stderr.contents().to_vec();
-        stdout.truncate(output_cap);
-        stderr.truncate(output_cap);
-        Ok(CaseObservation {
-            outcome,
-            stdout,
-            stderr,
-            duration,
-            cpu_used,
+        let remaining = store.get_fuel().unwrap_or(0);
+        let state = store.into_data();
+        Ok(Execution {
+            result,
+            fuel_spent: state.fuel.spent + state.fuel.granted.saturating_sub(remaining),
             peak_memory_bytes: state.memory.peak_bytes as u64,
         })
     }
@@ -245,7 +318,7 @@ impl WasmRunner {
 /// Maps how the guest ended to an outcome. Limits come first: a guest that hit the
 /// memory cap and then trapped ran out of memory, not into a bug.
 fn classify(
-    result: wasmtime::Result<()>,
+    result: &wasmtime::Result<()>,
     output_exceeded: bool,
     memory_denied: bool,
 ) -> Result<CaseOutcome, RunnerError> {
@@ -290,6 +363,9 @@ impl Runner for WasmRunner {
     }
 
     async fn run(&self, request: &RunRequest) -> Result<(RunReport, RuntimeInfo), RunnerError> {
+        if request.language != Language::Wasm {
+            return super::harness::run(self, request).await;
+        }
         let bytes = request.files.get(&request.entrypoint).ok_or_else(|| {
             RunnerError(format!("the entrypoint {} is missing", request.entrypoint))
         })?;
@@ -305,6 +381,7 @@ impl Runner for WasmRunner {
             Err(message) if message.contains("minimum byte size") => {
                 let over = CaseObservation {
                     outcome: CaseOutcome::MemoryLimit,
+                    value: None,
                     stdout: Vec::new(),
                     stderr: Vec::new(),
                     duration: Duration::ZERO,
@@ -316,7 +393,12 @@ impl Runner for WasmRunner {
             Err(message) => return Ok((RunReport::CompileError { message }, info)),
         };
         let mut observations = Vec::with_capacity(request.cases.len());
-        for stdin in &request.cases {
+        for case in &request.cases {
+            let CaseInput::Stdin(stdin) = case else {
+                return Err(RunnerError(
+                    "plain wasm runs io cases only (stdin in, stdout out)".into(),
+                ));
+            };
             observations.push(self.run_case(&pre, stdin, &request.limits).await?);
         }
         Ok((RunReport::Cases(observations), info))

@@ -120,6 +120,7 @@ pub fn serve_args(database: &TestDatabase) -> ServeArgs {
         },
         exercises: repo().join("exercises"),
         no_workers: false,
+        runtimes: verdict::runtimes::RuntimeArgs { runtimes_dir: None },
     }
 }
 

@@ -15,18 +15,27 @@ use verdict::runner::wasm::WasmRunner;
 struct Expectations {
     limits: LimitsSpec,
     verdicts: BTreeMap<String, String>,
+    language_limits: LimitsSpec,
+    programs: BTreeMap<String, LanguageProgram>,
 }
 
-fn exercise(limits: LimitsSpec) -> ResolvedExercise {
+#[derive(serde::Deserialize)]
+struct LanguageProgram {
+    kind: String,
+    verdict: String,
+}
+
+/// One test that passes only with the output (io) or value (function) "sandbox held".
+fn exercise(language: Language, kind: Kind, entrypoint: &str, limits: LimitsSpec) -> ResolvedExercise {
     ResolvedExercise {
         slug: "fixture".into(),
         title: "fixture".into(),
         tier: Tier::Hero,
         points: 1.0,
-        language: Language::Wasm,
-        kind: Kind::Io,
+        language,
+        kind,
         runner: RunnerKind::Wasm,
-        entrypoint: "main.wat".into(),
+        entrypoint: entrypoint.into(),
         extra_files: vec![],
         limits,
         tests: vec![ResolvedTest {
@@ -35,18 +44,96 @@ fn exercise(limits: LimitsSpec) -> ResolvedExercise {
             visibility: Visibility::Visible,
             stdin: String::new(),
             expected_stdout: Some("sandbox held\n".into()),
-            compare: Compare::Exact,
+            compare: Compare::Trim,
             tolerance: None,
             pattern: None,
+            args: Some(vec![]),
+            expected: Some(serde_json::json!("sandbox held")),
+            seed: None,
+            ordered: false,
         }],
+        function: (kind == Kind::Function).then(|| "solve".to_string()),
+        schema: None,
+        support: BTreeMap::new(),
     }
+}
+
+fn runner() -> WasmRunner {
+    WasmRunner::new(256, verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store()).unwrap()
+}
+
+fn expectations() -> Expectations {
+    let dir = repo().join("sandboxes/wasm/test-programs");
+    toml::from_str(&std::fs::read_to_string(dir.join("expected.toml")).unwrap()).unwrap()
+}
+
+const MAXIMA: Limits = Limits {
+    cpu_ms: 10_000,
+    wall_ms: 20_000,
+    memory_mb: 256,
+    output_kb: 1024,
+    pids: 256,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_python_and_javascript_program_gets_its_expected_verdict() {
+    use futures::StreamExt;
+    let dir = repo().join("sandboxes/wasm/test-programs");
+    let expectations = expectations();
+    let mut on_disk = Vec::new();
+    for language in ["python", "javascript"] {
+        for entry in std::fs::read_dir(dir.join(language)).unwrap() {
+            on_disk.push(format!("{language}/{}", entry.unwrap().file_name().to_string_lossy()));
+        }
+    }
+    on_disk.sort();
+    assert_eq!(
+        on_disk,
+        expectations.programs.keys().cloned().collect::<Vec<_>>(),
+        "every program has an expected verdict"
+    );
+    let runner = runner();
+    let limits = expectations.language_limits;
+    let results: Vec<Option<String>> = futures::stream::iter(expectations.programs.iter())
+        .map(|(path, program)| {
+            let runner = runner.clone();
+            let source = std::fs::read(dir.join(path)).unwrap();
+            async move {
+                let (language, entrypoint) = if path.ends_with(".py") {
+                    (Language::Python, "main.py")
+                } else {
+                    (Language::Javascript, "main.js")
+                };
+                let kind = if program.kind == "io" { Kind::Io } else { Kind::Function };
+                let exercise = exercise(language, kind, entrypoint, limits);
+                let files = BTreeMap::from([(entrypoint.to_string(), source)]);
+                let (grade, info, _) =
+                    verdict::exercise::grade_files(&exercise, files, &runner, &MAXIMA)
+                        .await
+                        .unwrap();
+                assert!(info.runtime.contains("WASI"), "{}", info.runtime);
+                (grade.verdict.as_str() != program.verdict).then(|| {
+                    format!(
+                        "{path}: expected {}, got {} ({:?} {:?})",
+                        program.verdict,
+                        grade.verdict.as_str(),
+                        grade.message,
+                        grade.tests
+                    )
+                })
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    let failures: Vec<String> = results.into_iter().flatten().collect();
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_test_program_gets_its_expected_verdict() {
     let dir = repo().join("sandboxes/wasm/test-programs");
-    let expectations: Expectations =
-        toml::from_str(&std::fs::read_to_string(dir.join("expected.toml")).unwrap()).unwrap();
+    let expectations = expectations();
     let programs: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
@@ -57,15 +144,9 @@ async fn every_test_program_gets_its_expected_verdict() {
         expectations.verdicts.len(),
         "every program has an expected verdict"
     );
-    let runner = WasmRunner::new(256).unwrap();
-    let maxima = Limits {
-        cpu_ms: 10_000,
-        wall_ms: 20_000,
-        memory_mb: 256,
-        output_kb: 1024,
-        pids: 256,
-    };
-    let exercise = exercise(expectations.limits);
+    let runner = runner();
+    let maxima = MAXIMA;
+    let exercise = exercise(Language::Wasm, Kind::Io, "main.wat", expectations.limits);
     let mut failures = Vec::new();
     for (program, expected) in &expectations.verdicts {
         let source = std::fs::read(dir.join(program)).unwrap();
@@ -91,7 +172,7 @@ async fn every_test_program_gets_its_expected_verdict() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_is_capped_and_peak_memory_recorded() {
     let dir = repo().join("sandboxes/wasm/test-programs");
-    let runner = WasmRunner::new(256).unwrap();
+    let runner = runner();
     let limits = Limits {
         cpu_ms: 1000,
         wall_ms: 2000,
@@ -101,9 +182,14 @@ async fn output_is_capped_and_peak_memory_recorded() {
     };
     let flood = std::fs::read(dir.join("output_limit.wat")).unwrap();
     let request = verdict::runner::RunRequest {
+        language: Language::Wasm,
+        kind: Kind::Io,
         files: BTreeMap::from([("main.wat".to_string(), flood)]),
         entrypoint: "main.wat".into(),
-        cases: vec![vec![]],
+        support: BTreeMap::new(),
+        function: None,
+        schema: None,
+        cases: vec![verdict::runner::CaseInput::Stdin(vec![])],
         limits,
     };
     let (report, info) = verdict::runner::Runner::run(&runner, &request)

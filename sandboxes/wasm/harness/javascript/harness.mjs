@@ -1,0 +1,190 @@
+// verdict's JavaScript harness: runs learner code inside QuickJS-NG for WASI and reports
+// observations to the host. It never sees expected values and never decides a verdict.
+//
+// The host writes one JSON request line on stdin (a fresh random nonce, the kind, the
+// entrypoint, the cases); for the io kind the case's stdin follows it. Every report is a
+// frame on fd 1:  "\n" "\x1e" <nonce> " " <json> "\n". Learner output goes to the same
+// stream; the host splits it at frames.
+//
+// The nonce and every function used to write frames are module-private bindings taken
+// before the learner's module is imported: another module cannot read or rebind them.
+// See sandboxes/README.md, "The result channel".
+import * as std from "qjs:std";
+
+const out = std.out;
+const puts = out.puts;
+const flush = out.flush;
+const stringify = JSON.stringify;
+const parse = JSON.parse;
+const apply = Reflect.apply;
+const StringCtor = String;
+const ObjectCtor = Object;
+const isArray = Array.isArray;
+const keysOf = Object.keys;
+const getPrototypeOf = Object.getPrototypeOf;
+const objectPrototype = Object.prototype;
+
+const request = parse(std.in.getline());
+const marker = "\n\x1e" + request.nonce + " ";
+delete request.nonce;
+const { kind, entrypoint, cases } = request;
+const start = request.start || 0;
+
+/**
+ * JSON text of a value built by the harness (plain objects, arrays and primitives),
+ * written with loops and captured functions only, so that learner changes to
+ * prototypes (`toJSON`, `Array.prototype.join`, …) cannot change a frame.
+ */
+function encode(value) {
+  if (value === null || value === undefined) return "null";
+  const type = typeof value;
+  if (type === "string" || type === "number" || type === "boolean") return stringify(value);
+  let text;
+  if (isArray(value)) {
+    text = "[";
+    for (let i = 0; i < value.length; i++) text += (i ? "," : "") + encode(value[i]);
+    return text + "]";
+  }
+  const keys = keysOf(value);
+  text = "{";
+  for (let i = 0; i < keys.length; i++) {
+    text += (i ? "," : "") + stringify(keys[i]) + ":" + encode(value[keys[i]]);
+  }
+  return text + "}";
+}
+
+function emit(event) {
+  apply(flush, out, []);
+  apply(puts, out, [marker + encode(event) + "\n"]);
+  apply(flush, out, []);
+}
+
+/** A copy of a returned value made of JSON's own types, or an explanation. */
+function plain(value, depth) {
+  if (depth > 100) throw new TypeError("the value is nested too deeply");
+  if (value === null) return null;
+  const type = typeof value;
+  if (type === "boolean" || type === "string") return value;
+  if (type === "number") {
+    if (value !== value || value === Infinity || value === -Infinity) {
+      throw new TypeError(`${value} cannot be represented in JSON`);
+    }
+    return value;
+  }
+  if (type === "undefined") throw new TypeError("the function returned undefined");
+  if (type === "bigint") throw new TypeError("a BigInt is not JSON");
+  if (type === "function" || type === "symbol") throw new TypeError(`a ${type} is not JSON`);
+  if (isArray(value)) {
+    const copy = [];
+    for (let i = 0; i < value.length; i++) copy.push(plain(value[i], depth + 1));
+    return copy;
+  }
+  const proto = getPrototypeOf(value);
+  if (proto !== objectPrototype && proto !== null) {
+    const name = value.constructor && value.constructor.name;
+    throw new TypeError(`an object of class ${name || "?"} is not JSON: return plain objects and arrays`);
+  }
+  const copy = {};
+  const keys = keysOf(value);
+  for (let i = 0; i < keys.length; i++) copy[keys[i]] = plain(value[keys[i]], depth + 1);
+  return copy;
+}
+
+/** Name, message and stack of a thrown value, through learner files only. */
+function describe(error) {
+  let name = "Error";
+  let message = "";
+  let stack = "";
+  try {
+    if (error !== null && (typeof error === "object" || typeof error === "function")) {
+      name = StringCtor(error.name || "Error");
+      message = StringCtor(error.message ?? "");
+      stack = StringCtor(error.stack || "")
+        .split("\n")
+        .filter((line) => line.includes("/submission/"))
+        .join("\n");
+    } else {
+      name = "Thrown";
+      message = StringCtor(error);
+    }
+  } catch (_) {
+    message = "(the exception could not be printed)";
+  }
+  const head = message ? `${name}: ${message}` : name;
+  return {
+    type: name.slice(0, 200),
+    message: message.slice(0, 2000),
+    traceback: (stack ? `${head}\n${stack}` : head).slice(-4000),
+  };
+}
+
+/** A SyntaxError raised while parsing the module (not one thrown by running code). */
+function isParseError(error) {
+  return (
+    error instanceof SyntaxError &&
+    !StringCtor(error.stack || "").includes("(native)")
+  );
+}
+
+emit({ event: "ready" });
+
+if (kind === "function") {
+  emit({ event: "load" });
+  let module;
+  try {
+    module = await import(entrypoint);
+  } catch (error) {
+    if (isParseError(error)) {
+      emit({ event: "compile_error", message: describe(error).traceback });
+    } else {
+      emit({ event: "load_error", error: describe(error) });
+    }
+    std.exit(0);
+  }
+  const fn = module[request.function];
+  if (typeof fn !== "function") {
+    const file = entrypoint.split("/").pop();
+    const message = `${file} exports no function named ${request.function} (use \`export function ${request.function}(...)\`)`;
+    emit({ event: "load_error", error: { type: "ReferenceError", message, traceback: message } });
+    std.exit(0);
+  }
+  for (let index = start; index < cases.length; index++) {
+    const args = cases[index].args;
+    emit({ event: "begin", case: index });
+    let event;
+    try {
+      let result = fn(...args);
+      if (result !== null && typeof result === "object" && typeof result.then === "function") {
+        result = await result;
+      }
+      try {
+        event = { event: "end", case: index, ok: true, value: plain(result, 0) };
+      } catch (problem) {
+        const message = `the return value: ${problem.message}`;
+        event = { event: "end", case: index, ok: false, error: { type: "TypeError", message, traceback: message } };
+      }
+    } catch (error) {
+      event = { event: "end", case: index, ok: false, error: describe(error) };
+    }
+    emit(event);
+  }
+  emit({ event: "done" });
+} else if (kind === "io") {
+  // One case per instance: an ES module runs once. Its stdin is what follows the request.
+  emit({ event: "begin", case: start });
+  let event = { event: "end", case: start, ok: true, exit: 0 };
+  try {
+    await import(entrypoint);
+  } catch (error) {
+    if (isParseError(error)) {
+      emit({ event: "compile_error", message: describe(error).traceback });
+      std.exit(0);
+    }
+    event = { event: "end", case: start, ok: false, error: describe(error) };
+  }
+  emit(event);
+  emit({ event: "done" });
+} else {
+  emit({ event: "fault", message: `the JavaScript harness has no kind ${kind}` });
+}
+std.exit(0);

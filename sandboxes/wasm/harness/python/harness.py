@@ -1,0 +1,501 @@
+"""verdict's Python harness: runs learner code inside CPython for WASI and reports
+observations to the host. It never sees expected values and never decides a verdict.
+
+The host writes one JSON request line on stdin: a fresh random nonce, the kind, the
+entrypoint and the cases. Every report is a frame on fd 1:
+
+    "\\n" "\\x1e" <nonce> " " <json> "\\n"
+
+Learner output goes to the same fd 1 unchanged; the host splits the stream at frames, so
+what the learner printed between `begin i` and `end i` is case i's output.
+
+Two rules keep the channel unforgeable (sandboxes/README.md, "The result channel"):
+- secrets (the nonce, the harness's functions) live only in local variables, and an
+  audit hook, which cannot be removed, refuses every way to reach a frame or walk the
+  heap while learner code runs;
+- while the hook is off ("trusted" code), the harness never calls anything learner code
+  could have replaced: it uses references taken at start-up and exact builtin types.
+"""
+
+
+def main():
+    import builtins
+    import io
+    import json
+    import os
+    import sys
+
+    # References taken before any learner code exists.
+    write = os.write
+    loads = json.loads
+    quote = json.encoder.encode_basestring_ascii
+    exc_info = sys.exc_info
+    type_, str_, int_, float_, list_, tuple_, dict_, bool_ = (
+        type, str, int, float, list, tuple, dict, bool)
+    len_, range_, repr_, open_, compile_, exec_ = len, range, repr, open, compile, exec
+    BaseException_, SystemExit_, SyntaxError_ = BaseException, SystemExit, SyntaxError
+    real_stdout_flush = sys.__stdout__.flush
+    float_repr = float.__repr__
+    int_repr = int.__repr__
+    join = "".join
+    RuntimeError_ = RuntimeError
+    import types
+    traceback_type = types.TracebackType
+    syntax_errors = (SyntaxError, IndentationError, TabError)
+
+    request = loads(sys.stdin.buffer.readline())
+    marker = b"\n\x1e" + request.pop("nonce").encode("ascii") + b" "
+    kind = request["kind"]
+    entrypoint = request["entrypoint"]
+    start = request.get("start", 0)
+    cases = request["cases"]
+    trusted = [True]  # False while learner code runs; the audit hook reads it
+
+    def encode(value):
+        """JSON text of a plain value (see `plain`), without the json module's globals."""
+        t = type_(value)
+        if value is None:
+            return "null"
+        if t is bool_:
+            return "true" if value else "false"
+        if t is int_:
+            return int_repr(value)
+        if t is float_:
+            return float_repr(value)
+        if t is str_:
+            return quote(value)
+        if t is list_:
+            return "[" + ",".join([encode(item) for item in value]) + "]"
+        return "{" + ",".join([quote(k) + ":" + encode(v) for k, v in value.items()]) + "}"
+
+    def emit(event):
+        try:
+            real_stdout_flush()
+        except BaseException_:
+            pass
+        write(1, marker + encode(event).encode("ascii") + b"\n")
+
+    blocked_events = frozenset([
+        "sys._getframe", "sys._current_frames", "sys._current_exceptions",
+        "sys.settrace", "sys.setprofile", "sys.monitoring.register_callback",
+        "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+    ])
+    frame_attributes = frozenset(["tb_frame", "gi_frame", "cr_frame", "ag_frame"])
+
+    def audit(event, args):
+        if trusted[0]:
+            return
+        if event == "object.__getattr__" and len_(args) > 1 and args[1] in frame_attributes:
+            raise RuntimeError_("the grader does not allow access to stack frames")
+        if event == "object.__setattr__" and len_(args) > 1 and args[1] == "__code__":
+            raise RuntimeError_("the grader does not allow replacing code objects")
+        if event in blocked_events:
+            raise RuntimeError_(f"the grader does not allow {event}")
+
+    sys.addaudithook(audit)
+
+    def untrusted(call, *args):
+        """Runs learner-reachable code with the audit hook armed."""
+        trusted[0] = False
+        try:
+            return call(*args)
+        finally:
+            trusted[0] = True
+
+    def plain(value, depth=0):
+        """A copy made only of JSON's own exact types: no subclass, no custom __eq__."""
+        if depth > 100:
+            raise ValueError("the value is nested too deeply")
+        t = type_(value)
+        if value is None or t is bool_ or t is str_ or t is int_:
+            return value
+        if t is float_:
+            if value != value or value in (float_("inf"), float_("-inf")):
+                raise ValueError(f"{float_repr(value)} cannot be represented in JSON")
+            return value
+        if t is list_ or t is tuple_:
+            return [plain(item, depth + 1) for item in value]
+        if t is dict_:
+            out = {}
+            for key, item in value.items():
+                if type_(key) is not str_:
+                    raise ValueError("a dict key is not a str")
+                out[key] = plain(item, depth + 1)
+            return out
+        raise ValueError(
+            "the value is not JSON: use list, tuple, dict (str keys), str, int, float, bool or None")
+
+    sources = {}
+
+    def source_line(filename, lineno):
+        if not (filename.startswith("/submission/") or filename.startswith("/support/")):
+            return ""
+        if filename not in sources:
+            try:
+                with open_(filename, "r", encoding="utf-8", errors="replace") as handle:
+                    sources[filename] = handle.read().splitlines()
+            except BaseException_:
+                sources[filename] = []
+        lines = sources[filename]
+        return lines[lineno - 1].strip() if 0 < lineno <= len_(lines) else ""
+
+    def describe(error, tb):
+        """Type, message and the traceback through learner files only. The message comes
+        from learner code (`__str__`), so it is taken with the hook armed."""
+        def text():
+            return type_(error).__name__, str_(error)
+        try:
+            name, message = untrusted(text)
+            name, message = str_(name), str_(message)
+        except BaseException_:
+            name, message = "Exception", "(the exception could not be printed)"
+        frames = []
+        while type_(tb) is traceback_type:
+            code = tb.tb_frame.f_code
+            filename = code.co_filename
+            if filename.startswith("/submission/") or filename.startswith("/support/"):
+                frames.append(f'  File "{filename}", line {tb.tb_lineno}, in {code.co_name}')
+                line = source_line(filename, tb.tb_lineno)
+                if line:
+                    frames.append("    " + line)
+            tb = tb.tb_next
+        if type_(error) in syntax_errors:
+            detail = f'  File "{error.filename}", line {error.lineno}'
+            frames.append(detail)
+            if error.text:
+                frames.append("    " + str_(error.text).strip())
+            message = str_(error.msg)
+        lines = ["Traceback (most recent call last):"] if frames else []
+        body = "\n".join(lines + frames[-40:] + [f"{name}: {message}" if message else name])
+        return {"type": name[:200], "message": message[:2000], "traceback": body[-4000:]}
+
+    def error_event(index, error, tb):
+        return {"event": "end", "case": index, "ok": False, "error": describe(error, tb)}
+
+    def read_source(path):
+        with open_(path, "rb") as handle:
+            return handle.read()
+
+    def compiled(path):
+        """Compiles a learner file; a syntax error is reported and ends the run."""
+        try:
+            return compile_(read_source(path), path, "exec", dont_inherit=True)
+        except SyntaxError_ as error:
+            emit({"event": "compile_error", "message": describe(error, None)["traceback"]})
+        except (OSError, ValueError) as error:
+            emit({"event": "compile_error", "message": f"cannot read {path}: {error}"})
+        return None
+
+    # Modules the harness needs are imported before learner code could shadow them.
+    if kind == "sql":
+        import binascii
+        import sqlite3
+    if kind == "suite":
+        import importlib.util
+        import logging
+        import traceback
+        import unittest
+
+        traceback.clear_frames = lambda tb: None  # assertRaises walks frames only to free them
+        logging.currentframe = lambda: None  # logging finds its caller through sys._getframe
+    sys.path[:] = ["/submission"] + [p for p in sys.path if p.startswith("/usr")]
+    sys.argv = [entrypoint]
+    emit({"event": "ready"})
+
+    if kind == "io":
+        code = compiled(entrypoint)
+        if code is None:
+            return
+        for index in range_(start, len_(cases)):
+            data = cases[index]["stdin"].encode("utf-8")
+            sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+            scope = {"__name__": "__main__", "__file__": entrypoint, "__builtins__": builtins}
+            emit({"event": "begin", "case": index})
+            event = {"event": "end", "case": index, "ok": True, "exit": 0}
+            try:
+                untrusted(exec_, code, scope)
+            except SystemExit_ as stop:
+                def exit_code():
+                    value = stop.code
+                    if value is None or type_(value) is int_:
+                        return value or 0
+                    sys.stderr.write(str_(value) + "\n")
+                    return 1
+                try:
+                    event["exit"] = int_(untrusted(exit_code))
+                except BaseException_:
+                    event["exit"] = 1
+            except BaseException_ as error:
+                event = error_event(index, error, exc_info()[2])
+            try:
+                untrusted(lambda: sys.stdout.flush())
+            except BaseException_:
+                pass
+            emit(event)
+        emit({"event": "done"})
+        return
+
+    if kind == "sql":
+        try:
+            query = read_source(entrypoint).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            emit({"event": "compile_error", "message": f"cannot read the query: {error}"})
+            return
+        statement = query.strip()
+        if not statement or not sqlite3.complete_statement(statement.rstrip(";") + ";"):
+            emit({"event": "compile_error", "message": "the file is not one complete SQL statement"})
+            return
+        for index in range_(start, len_(cases)):
+            connection = sqlite3.connect(":memory:")
+            try:
+                connection.executescript(request["schema"])
+                connection.executescript(cases[index].get("seed", ""))
+            except sqlite3.Error as failure:
+                emit({"event": "fault", "message": f"the test's schema or seed failed: {failure}"})
+                return
+            emit({"event": "begin", "case": index})
+            try:
+                rows = []
+                for row in connection.execute(statement):
+                    rows.append([
+                        binascii.b2a_base64(item, newline=False).decode("ascii")
+                        if type_(item) is bytes else item
+                        for item in row
+                    ])
+                event = {"event": "end", "case": index, "ok": True, "value": plain(rows)}
+            except sqlite3.Error as failure:
+                message = f"{type_(failure).__name__}: {failure}"
+                event = {"event": "end", "case": index, "ok": False,
+                         "error": {"type": type_(failure).__name__, "message": str_(failure),
+                                   "traceback": message}}
+            connection.close()
+            emit(event)
+        emit({"event": "done"})
+        return
+
+    if kind == "function":
+        name = request["function"]
+        code = compiled(entrypoint)
+        if code is None:
+            return
+        module_name = entrypoint.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        module = type_(sys)(module_name)
+        module.__file__ = entrypoint
+        sys.modules[module_name] = module
+        namespace = module.__dict__
+        emit({"event": "load"})
+        try:
+            untrusted(exec_, code, namespace)
+        except BaseException_ as error:
+            emit({"event": "load_error", "error": describe(error, exc_info()[2])})
+            return
+        function = namespace.get(name)
+        if function is None or not untrusted(callable, function):
+            emit({"event": "load_error", "error": {
+                "type": "NameError",
+                "message": f"{entrypoint.rsplit('/', 1)[-1]} defines no function named {name!r}",
+                "traceback": f"NameError: no top-level function named {name!r}"}})
+            return
+        for index in range_(start, len_(cases)):
+            args = cases[index]["args"]
+            emit({"event": "begin", "case": index})
+            try:
+                result = untrusted(function, *args)
+                try:
+                    event = {"event": "end", "case": index, "ok": True, "value": plain(result)}
+                except ValueError as problem:
+                    event = {"event": "end", "case": index, "ok": False, "error": {
+                        "type": "TypeError", "message": f"the return value: {problem}",
+                        "traceback": f"the return value: {problem}"}}
+            except SystemExit_:
+                event = {"event": "end", "case": index, "ok": False, "error": {
+                    "type": "SystemExit", "message": "the function called sys.exit()",
+                    "traceback": "SystemExit: the function called sys.exit()"}}
+            except BaseException_ as error:
+                event = error_event(index, error, exc_info()[2])
+            emit(event)
+        emit({"event": "done"})
+        return
+
+    if kind == "suite":
+        suite(request, cases, start, emit, untrusted, describe, unittest, importlib.util, builtins, sys)
+        return
+
+    emit({"event": "fault", "message": f"unknown kind {kind!r}"})
+
+
+def suite(request, cases, start, emit, untrusted, describe, unittest, importlib_util, builtins, sys):
+    """Runs the named unittest tests one by one. After loading and after every test it
+    checks that learner code left the framework as it found it: a patched assertEqual
+    would pass anything, so any change ends the run as tampering."""
+    type_, str_, len_, range_, vars_ = type, str, len, range, vars
+    BaseException_, SyntaxError_ = BaseException, SyntaxError
+    sentinel = object()
+    modules_dict = sys.modules
+
+    watched = [unittest.TestCase, unittest.TestResult, unittest.TestSuite, unittest.TestLoader,
+               unittest.FunctionTestCase, unittest.case._Outcome]
+    class_dicts = [(owner.__qualname__, vars_(owner), dict(vars_(owner))) for owner in watched]
+    modules = {name: module for name, module in modules_dict.items()
+               if name == "unittest" or name.startswith("unittest.")}
+    module_dicts = [(name, module, vars_(module), dict(vars_(module))) for name, module in modules.items()]
+    builtins_dict = vars_(builtins)
+    builtins_copy = dict(builtins_dict)
+    TestCase = unittest.TestCase
+    TestResult = unittest.TestResult
+
+    def tampering():
+        found = []
+        for qualname, live, copy in class_dicts:
+            if len_(live) != len_(copy):
+                found.append(f"{qualname} (attributes added or removed)")
+            for key, value in copy.items():
+                if live.get(key, sentinel) is not value:
+                    found.append(f"{qualname}.{key}")
+        for name, module, live, copy in module_dicts:
+            if modules_dict.get(name) is not module:
+                found.append(f"sys.modules[{name!r}]")
+            for key, value in copy.items():
+                if live.get(key, sentinel) is not value:
+                    found.append(f"{name}.{key}")
+        for key, value in builtins_copy.items():
+            if key != "_" and builtins_dict.get(key, sentinel) is not value:
+                found.append(f"builtins.{key}")
+        return found
+
+    class Recorder(TestResult):
+        """Keeps raw exception info; it is formatted after the test, outside learner code."""
+
+        def __init__(self):
+            super().__init__()
+            self.outcomes = []
+
+        def addError(self, test, err):
+            self.outcomes.append(("error", err))
+
+        def addFailure(self, test, err):
+            self.outcomes.append(("failed", err))
+
+        def addSubTest(self, test, subtest, err):
+            if err is not None:
+                self.outcomes.append(("failed", err))
+
+        def addSkip(self, test, reason):
+            self.outcomes.append(("skipped", reason))
+
+        def addUnexpectedSuccess(self, test):
+            self.outcomes.append(("failed", "unexpected success"))
+
+    recorder_copy = dict(vars_(Recorder))
+    recorder_dict = vars_(Recorder)
+
+    emit({"event": "load"})
+    loaded = []
+    for path in request["suite"]:
+        module_name = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        try:
+            spec = importlib_util.spec_from_file_location(module_name, path)
+            module = importlib_util.module_from_spec(spec)
+            modules_dict[module_name] = module
+            untrusted(spec.loader.exec_module, module)
+        except SyntaxError_ as error:
+            emit({"event": "compile_error", "message": describe(error, None)["traceback"]})
+            return
+        except BaseException_ as error:
+            emit({"event": "load_error", "error": describe(error, sys.exc_info()[2])})
+            return
+        loaded.append(module)
+
+    def discover():
+        found = {}
+        loader = unittest.TestLoader()
+
+        def walk(node):
+            for item in node:
+                if isinstance(item, unittest.TestSuite):
+                    walk(item)
+                elif isinstance(item, TestCase):
+                    found[str_(item.id())] = item
+        for module in loaded:
+            walk(loader.loadTestsFromModule(module))
+        return found
+
+    try:
+        tests = untrusted(discover)
+    except BaseException_ as error:
+        emit({"event": "load_error", "error": describe(error, sys.exc_info()[2])})
+        return
+    ids = [test_id for test_id in tests if type_(test_id) is str_]
+    suite_dicts = []
+    for module in loaded:
+        live = vars_(module)
+        suite_dicts.append((module.__name__, live, dict(live)))
+        for value in list(live.values()):
+            if type_(value) is type and TestCase in value.__mro__:
+                suite_dicts.append((value.__qualname__, vars_(value), dict(vars_(value))))
+
+    def changed():
+        found = tampering()
+        for qualname, live, copy in suite_dicts:
+            if len_(live) != len_(copy):
+                found.append(f"{qualname} (attributes added or removed)")
+            for key, value in copy.items():
+                if live.get(key, sentinel) is not value:
+                    found.append(f"{qualname}.{key}")
+        if len_(recorder_dict) != len_(recorder_copy):
+            found.append("the harness's Recorder")
+        for key, value in recorder_copy.items():
+            if recorder_dict.get(key, sentinel) is not value:
+                found.append(f"the harness's Recorder.{key}")
+        return found
+
+    problems = changed()
+    if problems:
+        emit({"event": "tampered", "what": problems[:10]})
+        return
+
+    for index in range_(start, len_(cases)):
+        wanted = cases[index]["test"]
+        matches = [test_id for test_id in ids if test_id == wanted or test_id.endswith("." + wanted)]
+        emit({"event": "begin", "case": index})
+        if len_(matches) != 1:
+            problem = "no test" if not matches else "more than one test"
+            message = f"{problem} matches {wanted!r}; the suite has: {', '.join(sorted(ids)) or 'none'}"
+            emit({"event": "end", "case": index, "ok": True, "status": "error", "message": message[:4000]})
+            continue
+        recorder = Recorder()
+        crash = None
+        try:
+            untrusted(tests[matches[0]], recorder)
+        except BaseException_ as error:
+            crash = describe(error, sys.exc_info()[2])
+        problems = changed()
+        if problems:
+            emit({"event": "tampered", "what": problems[:10]})
+            return
+        if type_(recorder) is not Recorder or type_(vars_(recorder).get("outcomes")) is not list:
+            emit({"event": "tampered", "what": ["the harness's test result"]})
+            return
+        outcomes = list(recorder.outcomes)
+        runs = recorder.testsRun
+        status, message = "passed", ""
+        if crash is not None:
+            status, message = "error", crash["traceback"]
+        elif outcomes:
+            entry = outcomes[0]
+            if type_(entry) is not tuple or len_(entry) != 2 or type_(entry[0]) is not str_:
+                emit({"event": "tampered", "what": ["the harness's test result"]})
+                return
+            first_kind, detail = entry
+            status = first_kind if first_kind in ("error", "failed", "skipped") else "error"
+            if type_(detail) is tuple and len_(detail) == 3:
+                message = describe(detail[1], detail[2])["traceback"]
+            else:
+                message = str_(detail) if type_(detail) is str_ else ""
+        elif type_(runs) is not int or runs != 1:
+            status, message = "error", "the test did not run"
+        emit({"event": "end", "case": index, "ok": True, "status": status, "message": message[-4000:]})
+    emit({"event": "done"})
+
+
+main()

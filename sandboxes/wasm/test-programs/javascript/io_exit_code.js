@@ -1,0 +1,3 @@
+// io (runtime_error): a non-zero exit code.
+console.log("sandbox held");
+std.exit(3);

@@ -1,0 +1,4 @@
+// compile_error: a syntax error.
+export function solve( {
+  return "sandbox held";
+}

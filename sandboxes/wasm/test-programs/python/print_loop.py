@@ -1,0 +1,4 @@
+# A15 (output_limit): a print loop.
+def solve():
+    while True:
+        print("spam spam spam spam spam spam spam spam")

@@ -1,0 +1,3 @@
+# runtime_error: an exception escapes the function.
+def solve():
+    raise ValueError("the learner's bug")

@@ -1,0 +1,3 @@
+# compile_error: a syntax error.
+def solve(:
+    return "sandbox held"

@@ -1,0 +1,376 @@
+//! The guest's stdout and stderr, as the host sees them while the guest runs.
+//!
+//! Both streams go into one `Tracker`. With a harness, stdout carries frames
+//! (`"\n\x1e" <nonce> " " <json> "\n"`, see `sandboxes/README.md`); the tracker splits the
+//! stream there, so every learner byte is attributed to the phase it was written in (the
+//! start-up, loading, or case i). Phase changes move the time deadline and reset the fuel,
+//! which is how one instance runs many cases with a limit per case. Without a harness
+//! (plain wasm) everything is learner output of one phase.
+//!
+//! Output is capped per phase: the write that passes the cap traps the guest at once.
+
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+
+/// Frames longer than this are not frames: the guest is flooding.
+const FRAME_CAP: usize = 8 << 20;
+
+/// Where the guest is, as told by the harness's frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The runtime and harness are starting: trusted code only.
+    Start,
+    /// Between cases, or loading the learner's code.
+    Loading,
+    Case(usize),
+}
+
+/// What one case left behind.
+#[derive(Debug, Default)]
+pub struct CaseRecord {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub started: Option<Instant>,
+    pub finished: Option<Instant>,
+    /// The harness's `end` frame.
+    pub end: Option<serde_json::Value>,
+    pub memory_denied: bool,
+}
+
+#[derive(Debug)]
+pub struct Tracker {
+    marker: Option<Vec<u8>>,
+    pending: Vec<u8>,
+    pub phase: Phase,
+    /// Bumped at every phase change; the epoch callback resets the fuel when it moves.
+    pub seq: u64,
+    pub deadline: Instant,
+    phase_wall: Duration,
+    cap: usize,
+    phase_output: usize,
+    /// Set when a phase passed the output cap (the guest was trapped).
+    pub output_exceeded: bool,
+    /// Set when the memory limiter refused growth in the current phase.
+    pub memory_denied: bool,
+    pub cases: BTreeMap<usize, CaseRecord>,
+    /// Frames that are not `begin`/`end`: ready, load, compile_error, load_error, …
+    pub events: Vec<serde_json::Value>,
+    /// Learner output outside any case (while loading).
+    pub loading_output: Vec<u8>,
+}
+
+impl Tracker {
+    /// `marker` is the frame prefix (None: plain wasm, no harness). The start phase gets
+    /// `start_wall`; every later phase gets `phase_wall`.
+    pub fn new(
+        marker: Option<Vec<u8>>,
+        cap: usize,
+        start_wall: Duration,
+        phase_wall: Duration,
+    ) -> Tracker {
+        let phase = if marker.is_some() {
+            Phase::Start
+        } else {
+            Phase::Case(0)
+        };
+        let mut cases = BTreeMap::new();
+        if marker.is_none() {
+            cases.insert(
+                0,
+                CaseRecord {
+                    started: Some(Instant::now()),
+                    ..CaseRecord::default()
+                },
+            );
+        }
+        Tracker {
+            marker,
+            pending: Vec::new(),
+            phase,
+            seq: 0,
+            deadline: Instant::now() + start_wall,
+            phase_wall,
+            cap,
+            phase_output: 0,
+            output_exceeded: false,
+            memory_denied: false,
+            cases,
+            events: Vec::new(),
+            loading_output: Vec::new(),
+        }
+    }
+
+    fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.seq += 1;
+        self.phase_output = 0;
+        self.memory_denied = false;
+        self.deadline = Instant::now() + self.phase_wall;
+    }
+
+    /// Records that the memory limiter refused growth.
+    pub fn deny_memory(&mut self) {
+        self.memory_denied = true;
+        if let Phase::Case(index) = self.phase
+            && let Some(case) = self.cases.get_mut(&index)
+        {
+            case.memory_denied = true;
+        }
+    }
+
+    /// Learner bytes written in the current phase; `Err` when they pass the cap.
+    fn learner_output(&mut self, stderr: bool, bytes: &[u8]) -> Result<(), ()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let room = self.cap.saturating_sub(self.phase_output);
+        let kept = &bytes[..bytes.len().min(room)];
+        self.phase_output += bytes.len();
+        let sink = match self.phase {
+            Phase::Case(index) => {
+                let case = self.cases.entry(index).or_default();
+                if stderr {
+                    &mut case.stderr
+                } else {
+                    &mut case.stdout
+                }
+            }
+            Phase::Start | Phase::Loading => &mut self.loading_output,
+        };
+        sink.extend_from_slice(kept);
+        if self.phase_output > self.cap {
+            self.output_exceeded = true;
+            return Err(());
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, stderr: bool, bytes: &[u8]) -> Result<(), ()> {
+        if stderr || self.marker.is_none() {
+            return self.learner_output(stderr, bytes);
+        }
+        self.pending.extend_from_slice(bytes);
+        self.drain()
+    }
+
+    /// Splits pending stdout at frames.
+    fn drain(&mut self) -> Result<(), ()> {
+        let marker = self.marker.clone().unwrap_or_default();
+        loop {
+            let Some(at) = find(&self.pending, &marker) else {
+                // Keep a tail that could be the start of a marker.
+                let keep = (marker.len() - 1).min(self.pending.len());
+                let flush: Vec<u8> = self.pending.drain(..self.pending.len() - keep).collect();
+                return self.learner_output(false, &flush);
+            };
+            let before: Vec<u8> = self.pending.drain(..at).collect();
+            self.learner_output(false, &before)?;
+            let body = &self.pending[marker.len()..];
+            let Some(end) = body.iter().position(|&b| b == b'\n') else {
+                if self.pending.len() > FRAME_CAP {
+                    self.output_exceeded = true;
+                    return Err(());
+                }
+                return Ok(());
+            };
+            let frame: Option<serde_json::Value> = serde_json::from_slice(&body[..end]).ok();
+            self.pending.drain(..marker.len() + end + 1);
+            self.frame(frame.unwrap_or_else(
+                || serde_json::json!({"event": "fault", "message": "a frame was not JSON"}),
+            ));
+        }
+    }
+
+    fn frame(&mut self, frame: serde_json::Value) {
+        let index = frame["case"].as_u64().map(|i| i as usize);
+        match (frame["event"].as_str(), index) {
+            (Some("begin"), Some(index)) => {
+                self.enter(Phase::Case(index));
+                self.cases.entry(index).or_default().started = Some(Instant::now());
+            }
+            (Some("end"), Some(index)) => {
+                let case = self.cases.entry(index).or_default();
+                case.finished = Some(Instant::now());
+                case.end = Some(frame);
+                self.enter(Phase::Loading);
+            }
+            (Some("ready" | "load"), _) => {
+                self.enter(Phase::Loading);
+                self.events.push(frame);
+            }
+            _ => self.events.push(frame),
+        }
+    }
+
+    /// Attributes what is still pending once the guest has stopped.
+    pub fn finish(&mut self) {
+        let rest = std::mem::take(&mut self.pending);
+        let _ = self.learner_output(false, &rest);
+    }
+
+    /// The first event named `name`.
+    pub fn event(&self, name: &str) -> Option<&serde_json::Value> {
+        self.events.iter().find(|event| event["event"] == name)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// A shared handle on the tracker.
+#[derive(Clone, Debug)]
+pub struct Shared(pub Arc<Mutex<Tracker>>);
+
+impl Shared {
+    pub fn new(tracker: Tracker) -> Shared {
+        Shared(Arc::new(Mutex::new(tracker)))
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Tracker> {
+        self.0.lock().expect("output tracker")
+    }
+
+    /// A stdout (or stderr) stream for the WASI context.
+    pub fn stream(&self, stderr: bool) -> GuestStream {
+        GuestStream {
+            shared: self.clone(),
+            stderr,
+        }
+    }
+
+    /// Resolves when the current phase's deadline has passed.
+    pub async fn deadline_passed(&self) {
+        loop {
+            let deadline = self.lock().deadline;
+            if Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep_until(deadline.into()).await;
+        }
+    }
+}
+
+/// The guest's stdout or stderr.
+pub struct GuestStream {
+    shared: Shared,
+    stderr: bool,
+}
+
+impl GuestStream {
+    fn accept(&self, bytes: &[u8]) -> Result<(), StreamError> {
+        self.shared.lock().write(self.stderr, bytes).map_err(|()| {
+            StreamError::Trap(wasmtime::format_err!("output limit exceeded"))
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for GuestStream {
+    async fn ready(&mut self) {}
+}
+
+#[async_trait::async_trait]
+impl OutputStream for GuestStream {
+    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
+        self.accept(&bytes)
+    }
+
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        Ok(1 << 20)
+    }
+}
+
+impl tokio::io::AsyncWrite for GuestStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(
+            self.accept(buf)
+                .map(|()| buf.len())
+                .map_err(|_| std::io::Error::other("output limit exceeded")),
+        )
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl IsTerminal for GuestStream {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestStream {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.shared.stream(self.stderr))
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.shared.stream(self.stderr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracker() -> Tracker {
+        Tracker::new(
+            Some(b"\n\x1eabc ".to_vec()),
+            10,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
+    }
+
+    #[test]
+    fn output_is_split_at_frames_even_across_writes() {
+        let mut t = tracker();
+        t.write(false, b"\n\x1eabc {\"event\":\"ready\"}\n").unwrap();
+        t.write(false, b"\n\x1eab").unwrap();
+        t.write(false, b"c {\"event\":\"begin\",\"case\":0}\nhel").unwrap();
+        t.write(true, b"oops").unwrap();
+        t.write(false, b"lo\n\x1eabc {\"event\":\"end\",\"case\":0,\"ok\":true}\n")
+            .unwrap();
+        t.finish();
+        let case = &t.cases[&0];
+        assert_eq!(case.stdout, b"hello");
+        assert_eq!(case.stderr, b"oops");
+        assert_eq!(case.end.as_ref().unwrap()["ok"], true);
+        assert_eq!(t.phase, Phase::Loading);
+    }
+
+    #[test]
+    fn a_forged_frame_without_the_nonce_is_learner_output() {
+        let mut t = tracker();
+        t.write(false, b"\n\x1eabc {\"event\":\"begin\",\"case\":0}\n").unwrap();
+        t.write(false, b"\n\x1exyz {\"event\":\"end\"}").unwrap();
+        assert!(t.write(false, b"\n").is_err(), "past the cap of 10 bytes");
+        assert!(t.output_exceeded);
+        assert!(t.cases[&0].end.is_none());
+    }
+}
