@@ -67,7 +67,8 @@ impl Services {
         let store = Store::open(&location).await?;
         let queue = Queue::open(&location).await?;
         let maxima = limits.maxima();
-        let runner: Arc<dyn Runner> = Arc::new(ready_runner(maxima.memory_mb, runtimes).await?);
+        let runner: Arc<dyn Runner> =
+            Arc::new(ready_runner(maxima.memory_mb, runtimes, log_progress).await?);
         Ok(Services {
             store,
             queue,
@@ -116,17 +117,24 @@ impl Services {
     }
 }
 
-/// A wasm runner whose language runtimes are fetched (when missing) and compiled.
-pub async fn ready_runner(max_memory_mb: u64, runtimes: &RuntimeArgs) -> anyhow::Result<WasmRunner> {
+/// A wasm runner whose language runtimes are fetched (when missing) and compiled (or
+/// loaded from the disk cache); `progress` hears each step.
+pub async fn ready_runner(
+    max_memory_mb: u64,
+    runtimes: &RuntimeArgs,
+    progress: fn(&str),
+) -> anyhow::Result<WasmRunner> {
     let store = runtimes.store();
     let fetch_store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        fetch_store.ensure(&|line| tracing::info!("runtimes: {line}"))
-    })
-    .await??;
+    tokio::task::spawn_blocking(move || fetch_store.ensure(&|line| progress(line))).await??;
     let runner = WasmRunner::new(max_memory_mb, store)?;
-    crate::runner::harness::warm_up(&runner, &|line| tracing::info!("runtimes: {line}")).await?;
+    crate::runner::harness::warm_up(&runner, &|line| progress(line)).await?;
     Ok(runner)
+}
+
+/// Progress of start-up steps, in the log.
+pub fn log_progress(line: &str) {
+    tracing::info!("runtimes: {line}");
 }
 
 /// Validates and stores every package under `dir`; a package whose content is already

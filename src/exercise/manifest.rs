@@ -280,7 +280,10 @@ impl Manifest {
             if let Some(tolerance) = test.tolerance
                 && !(tolerance.is_finite() && tolerance >= 0.0)
             {
-                return Err(ManifestError::new(field("tolerance"), "must be a number >= 0"));
+                return Err(ManifestError::new(
+                    field("tolerance"),
+                    "must be a number >= 0",
+                ));
             }
             match self.kind {
                 Kind::Function if test.args.is_none() => {
@@ -291,7 +294,9 @@ impl Manifest {
                 }
                 Kind::Sql => {
                     if let Some(rows) = &test.expected_rows
-                        && rows.iter().any(|row| row.iter().any(|v| v.is_array() || v.is_object()))
+                        && rows
+                            .iter()
+                            .any(|row| row.iter().any(|v| v.is_array() || v.is_object()))
                     {
                         return Err(ManifestError::new(
                             field("expected_rows"),
@@ -353,7 +358,10 @@ impl Manifest {
     /// The section each kind needs, and the language it runs in.
     fn check_kind(&self) -> Result<(), ManifestError> {
         let entrypoint = &self.files.entrypoint;
-        let extension = entrypoint.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("");
+        let extension = entrypoint
+            .rsplit_once('.')
+            .map(|(_, ext)| ext)
+            .unwrap_or("");
         if !self.language.extensions().contains(&extension) {
             return Err(ManifestError::new(
                 "files.entrypoint",
@@ -388,7 +396,10 @@ impl Manifest {
         let missing = |section: &str, example: &str| {
             ManifestError::new(
                 section,
-                format!("kind {:?} needs a [{section}] section ({example})", self.kind),
+                format!(
+                    "kind {:?} needs a [{section}] section ({example})",
+                    self.kind
+                ),
             )
         };
         match self.kind {
@@ -422,7 +433,10 @@ impl Manifest {
                     .as_ref()
                     .ok_or_else(|| missing("suite", "files = [\"tests/test_stack.py\"]"))?;
                 if suite.files.is_empty() {
-                    return Err(ManifestError::new("suite.files", "name at least one test file"));
+                    return Err(ManifestError::new(
+                        "suite.files",
+                        "name at least one test file",
+                    ));
                 }
             }
             Kind::Http => {

@@ -7,11 +7,11 @@ pub mod resolved;
 
 use crate::grading::{self, Grade, Verdict};
 use crate::runner::{CaseInput, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError};
-use std::collections::BTreeMap;
 use manifest::{Compare, Kind, Language, ManifestError, RunnerKind};
 use package::{Package, PackageError};
 use resolved::{ResolvedExercise, ResolvedTest};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// One check run at upload, as shown in the validation report.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -89,7 +89,10 @@ fn resolve_tests(package: &Package) -> Result<Vec<ResolvedTest>, PackageError> {
             None => None,
         };
         let expected = match package.manifest.kind {
-            Kind::Sql => test.expected_rows.as_ref().map(|rows| serde_json::json!(rows)),
+            Kind::Sql => test
+                .expected_rows
+                .as_ref()
+                .map(|rows| serde_json::json!(rows)),
             _ => test.expected.clone(),
         };
         tests.push(ResolvedTest {
@@ -121,7 +124,11 @@ fn resolve_support(package: &Package) -> Result<BTreeMap<String, String>, Packag
         let name = path.rsplit('/').next().unwrap_or(path).to_string();
         manifest::check_learner_file_name(&name)
             .map_err(|problem| PackageError::from(ManifestError::new(&field, problem)))?;
-        if package.manifest.accepted_files().any(|accepted| accepted == name) {
+        if package
+            .manifest
+            .accepted_files()
+            .any(|accepted| accepted == name)
+        {
             return Err(ManifestError::new(
                 &field,
                 format!("{name} is also a file learners submit; give the test file another name"),
@@ -130,7 +137,9 @@ fn resolve_support(package: &Package) -> Result<BTreeMap<String, String>, Packag
         }
         let text = package.text_file(&field, path)?;
         if support.insert(name.clone(), text).is_some() {
-            return Err(ManifestError::new(field, format!("two test files are named {name}")).into());
+            return Err(
+                ManifestError::new(field, format!("two test files are named {name}")).into(),
+            );
         }
     }
     Ok(support)
@@ -258,7 +267,10 @@ pub async fn validate(
         extra_files: manifest.files.extra.clone(),
         limits: manifest.limits,
         tests: resolve_tests(package)?,
-        function: manifest.function.as_ref().map(|function| function.name.clone()),
+        function: manifest
+            .function
+            .as_ref()
+            .map(|function| function.name.clone()),
         schema: match &manifest.sql {
             Some(sql) => Some(package.text_file("sql.schema", &sql.schema)?),
             None => None,
@@ -298,7 +310,8 @@ pub async fn validate(
                     test.name, observation.outcome
                 ));
             } else if exercise.kind == Kind::Io {
-                test.expected_stdout = Some(String::from_utf8_lossy(&observation.stdout).into_owned());
+                test.expected_stdout =
+                    Some(String::from_utf8_lossy(&observation.stdout).into_owned());
             } else {
                 test.expected = observation.value.clone();
             }

@@ -270,9 +270,10 @@ pub struct GuestStream {
 
 impl GuestStream {
     fn accept(&self, bytes: &[u8]) -> Result<(), StreamError> {
-        self.shared.lock().write(self.stderr, bytes).map_err(|()| {
-            StreamError::Trap(wasmtime::format_err!("output limit exceeded"))
-        })
+        self.shared
+            .lock()
+            .write(self.stderr, bytes)
+            .map_err(|()| StreamError::Trap(wasmtime::format_err!("output limit exceeded")))
     }
 }
 
@@ -350,12 +351,17 @@ mod tests {
     #[test]
     fn output_is_split_at_frames_even_across_writes() {
         let mut t = tracker();
-        t.write(false, b"\n\x1eabc {\"event\":\"ready\"}\n").unwrap();
-        t.write(false, b"\n\x1eab").unwrap();
-        t.write(false, b"c {\"event\":\"begin\",\"case\":0}\nhel").unwrap();
-        t.write(true, b"oops").unwrap();
-        t.write(false, b"lo\n\x1eabc {\"event\":\"end\",\"case\":0,\"ok\":true}\n")
+        t.write(false, b"\n\x1eabc {\"event\":\"ready\"}\n")
             .unwrap();
+        t.write(false, b"\n\x1eab").unwrap();
+        t.write(false, b"c {\"event\":\"begin\",\"case\":0}\nhel")
+            .unwrap();
+        t.write(true, b"oops").unwrap();
+        t.write(
+            false,
+            b"lo\n\x1eabc {\"event\":\"end\",\"case\":0,\"ok\":true}\n",
+        )
+        .unwrap();
         t.finish();
         let case = &t.cases[&0];
         assert_eq!(case.stdout, b"hello");
@@ -367,10 +373,15 @@ mod tests {
     #[test]
     fn a_forged_frame_without_the_nonce_is_learner_output() {
         let mut t = tracker();
-        t.write(false, b"\n\x1eabc {\"event\":\"begin\",\"case\":0}\n").unwrap();
-        t.write(false, b"\n\x1exyz {\"event\":\"end\"}").unwrap();
-        assert!(t.write(false, b"\n").is_err(), "past the cap of 10 bytes");
+        t.write(false, b"\n\x1eabc {\"event\":\"begin\",\"case\":0}\n")
+            .unwrap();
+        assert!(
+            t.write(false, b"\n\x1exyz {}").is_ok(),
+            "9 bytes fit the cap of 10"
+        );
+        assert!(t.write(false, b"\n\x1exyz {}\n").is_err(), "past the cap");
         assert!(t.output_exceeded);
         assert!(t.cases[&0].end.is_none());
+        assert!(t.cases[&0].stdout.starts_with(b"\n\x1exyz {}"));
     }
 }

@@ -16,8 +16,11 @@
 
 use super::channel::{CaseRecord, Shared, Tracker};
 use super::compiled;
+pub use super::compiled::Source;
 use super::wasm::{RunState, WasmRunner};
-use super::{CaseInput, CaseObservation, CaseOutcome, RunReport, RunRequest, RunnerError, RuntimeInfo};
+use super::{
+    CaseInput, CaseObservation, CaseOutcome, RunReport, RunRequest, RunnerError, RuntimeInfo,
+};
 use crate::exercise::manifest::{Kind, Language};
 use crate::runtimes::{Runtime, RuntimeStore};
 use std::path::{Path, PathBuf};
@@ -53,11 +56,15 @@ pub struct Runtimes {
     harness: tempfile::TempDir,
     python: tokio::sync::OnceCell<Prepared>,
     quickjs: tokio::sync::OnceCell<Prepared>,
+    /// How each runtime was loaded, in order: for the log, tests and the benchmark.
+    loads: std::sync::Mutex<Vec<(Runtime, compiled::Source, Duration)>>,
 }
 
 impl Runtimes {
     pub fn new(store: RuntimeStore) -> anyhow::Result<Runtimes> {
-        let harness = tempfile::Builder::new().prefix("verdict-harness-").tempdir()?;
+        let harness = tempfile::Builder::new()
+            .prefix("verdict-harness-")
+            .tempdir()?;
         for (folder, file, text) in [
             ("python", "harness.py", PYTHON_HARNESS),
             ("javascript", "harness.mjs", JAVASCRIPT_HARNESS),
@@ -71,11 +78,17 @@ impl Runtimes {
             harness,
             python: tokio::sync::OnceCell::new(),
             quickjs: tokio::sync::OnceCell::new(),
+            loads: std::sync::Mutex::new(Vec::new()),
         })
     }
 
     pub fn store(&self) -> &RuntimeStore {
         &self.store
+    }
+
+    /// Every load so far: which runtime, from the disk cache or compiled, how long.
+    pub fn loads(&self) -> Vec<(Runtime, compiled::Source, Duration)> {
+        self.loads.lock().expect("runtime loads").clone()
     }
 
     /// The runtime's prepared module; the first caller loads (or compiles) it and every
@@ -92,29 +105,43 @@ impl Runtimes {
         cell.get_or_try_init(|| async {
             let engine = runner.engine().clone();
             let store = self.store.clone();
-            tokio::task::spawn_blocking(move || -> anyhow::Result<Prepared> {
-                let bytes = store.load(runtime)?;
-                let digest = runtime.sha256().to_string();
-                let started = std::time::Instant::now();
-                let (module, source) = compiled::load_or_compile(
-                    &engine,
-                    &store.compiled_dir(),
-                    runtime.file_name().trim_end_matches(".wasm"),
-                    &digest,
-                    &bytes,
-                )?;
-                tracing::info!(runtime = runtime.label(), ?source, ms = started.elapsed().as_millis() as u64, "runtime ready");
-                let mut linker: Linker<RunState> = Linker::new(&engine);
-                p1::add_to_linker_async(&mut linker, |state| state.wasi())
-                    .map_err(|error| anyhow::anyhow!("{error:#}"))?;
-                let pre = linker
-                    .instantiate_pre(&module)
-                    .map_err(|error| anyhow::anyhow!("{error:#}"))?;
-                Ok(Prepared { pre, digest })
-            })
+            let loaded = tokio::task::spawn_blocking(
+                move || -> anyhow::Result<(Prepared, compiled::Source, Duration)> {
+                    let bytes = store.load(runtime)?;
+                    let digest = runtime.sha256().to_string();
+                    let started = std::time::Instant::now();
+                    let (module, source) = compiled::load_or_compile(
+                        &engine,
+                        &store.compiled_dir(),
+                        runtime.file_name().trim_end_matches(".wasm"),
+                        &digest,
+                        &bytes,
+                    )?;
+                    let took = started.elapsed();
+                    tracing::info!(
+                        runtime = runtime.label(),
+                        ?source,
+                        ms = took.as_millis() as u64,
+                        "runtime ready"
+                    );
+                    let mut linker: Linker<RunState> = Linker::new(&engine);
+                    p1::add_to_linker_async(&mut linker, |state| state.wasi())
+                        .map_err(|error| anyhow::anyhow!("{error:#}"))?;
+                    let pre = linker
+                        .instantiate_pre(&module)
+                        .map_err(|error| anyhow::anyhow!("{error:#}"))?;
+                    Ok((Prepared { pre, digest }, source, took))
+                },
+            )
             .await
             .map_err(|error| RunnerError(format!("loading {}: {error}", runtime.label())))?
-            .map_err(|error| RunnerError(format!("{error:#}")))
+            .map_err(|error| RunnerError(format!("{error:#}")));
+            let (prepared, source, took) = loaded?;
+            self.loads
+                .lock()
+                .expect("runtime loads")
+                .push((runtime, source, took));
+            Ok(prepared)
         })
         .await
     }
@@ -129,12 +156,29 @@ impl Runtimes {
 
 /// Loads (or compiles and caches) every language runtime now, so that no grading waits
 /// for a compile. `progress` hears one line per runtime.
-pub async fn warm_up(runner: &WasmRunner, progress: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Result<()> {
+pub async fn warm_up(
+    runner: &WasmRunner,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> anyhow::Result<()> {
     for runtime in Runtime::ALL {
-        let started = std::time::Instant::now();
-        progress(&format!("preparing {} (compiled once, then cached on disk)", runtime.label()));
+        progress(&format!("preparing {}", runtime.label()));
         runner.runtimes.prepared(runner, runtime).await?;
-        progress(&format!("{} ready in {} ms", runtime.label(), started.elapsed().as_millis()));
+        if let Some((_, source, took)) = runner
+            .runtimes
+            .loads()
+            .into_iter()
+            .rfind(|(loaded, _, _)| *loaded == runtime)
+        {
+            let how = match source {
+                Source::Cache => "loaded from the disk cache",
+                Source::Compiled => "compiled and stored in the disk cache",
+            };
+            progress(&format!(
+                "{} {how} in {} ms",
+                runtime.label(),
+                took.as_millis()
+            ));
+        }
     }
     Ok(())
 }
@@ -160,7 +204,10 @@ impl Workspace {
             .prefix("verdict-run-")
             .tempdir()
             .map_err(fault)?;
-        for (folder, files) in [("submission", &request.files), ("support", &request.support)] {
+        for (folder, files) in [
+            ("submission", &request.files),
+            ("support", &request.support),
+        ] {
             let path = dir.path().join(folder);
             std::fs::create_dir(&path).map_err(fault)?;
             for (name, content) in files {
@@ -408,7 +455,9 @@ async fn run_batch(
     let mut tracker = tracker.lock();
     tracker.finish();
     if let Some(event) = tracker.event("compile_error") {
-        let message = event["message"].as_str().unwrap_or("the code does not compile");
+        let message = event["message"]
+            .as_str()
+            .unwrap_or("the code does not compile");
         return Ok(Batch::CompileError(message.to_string()));
     }
     if let Some(event) = tracker.event("fault") {
@@ -447,12 +496,19 @@ async fn run_batch(
             what.join(", ")
         );
         for index in rest {
-            observed.push((index, fixed(CaseOutcome::RuntimeError { message: message.clone() })));
+            observed.push((
+                index,
+                fixed(CaseOutcome::RuntimeError {
+                    message: message.clone(),
+                }),
+            ));
         }
     } else if let Some(event) = load_error {
         let message = error_text(&event["error"]);
         for index in rest {
-            let mut failed = fixed(CaseOutcome::RuntimeError { message: message.clone() });
+            let mut failed = fixed(CaseOutcome::RuntimeError {
+                message: message.clone(),
+            });
             failed.stdout = loading_output.clone();
             observed.push((index, failed));
         }

@@ -7,7 +7,7 @@
 //! The written contract is `sandboxes/README.md`.
 
 mod channel;
-mod compiled;
+pub mod compiled;
 pub mod harness;
 pub mod wasm;
 

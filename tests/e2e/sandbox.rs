@@ -26,7 +26,12 @@ struct LanguageProgram {
 }
 
 /// One test that passes only with the output (io) or value (function) "sandbox held".
-fn exercise(language: Language, kind: Kind, entrypoint: &str, limits: LimitsSpec) -> ResolvedExercise {
+fn exercise(
+    language: Language,
+    kind: Kind,
+    entrypoint: &str,
+    limits: LimitsSpec,
+) -> ResolvedExercise {
     ResolvedExercise {
         slug: "fixture".into(),
         title: "fixture".into(),
@@ -59,7 +64,11 @@ fn exercise(language: Language, kind: Kind, entrypoint: &str, limits: LimitsSpec
 }
 
 fn runner() -> WasmRunner {
-    WasmRunner::new(256, verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store()).unwrap()
+    WasmRunner::new(
+        256,
+        verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
+    )
+    .unwrap()
 }
 
 fn expectations() -> Expectations {
@@ -83,7 +92,10 @@ async fn every_python_and_javascript_program_gets_its_expected_verdict() {
     let mut on_disk = Vec::new();
     for language in ["python", "javascript"] {
         for entry in std::fs::read_dir(dir.join(language)).unwrap() {
-            on_disk.push(format!("{language}/{}", entry.unwrap().file_name().to_string_lossy()));
+            on_disk.push(format!(
+                "{language}/{}",
+                entry.unwrap().file_name().to_string_lossy()
+            ));
         }
     }
     on_disk.sort();
@@ -104,7 +116,11 @@ async fn every_python_and_javascript_program_gets_its_expected_verdict() {
                 } else {
                     (Language::Javascript, "main.js")
                 };
-                let kind = if program.kind == "io" { Kind::Io } else { Kind::Function };
+                let kind = if program.kind == "io" {
+                    Kind::Io
+                } else {
+                    Kind::Function
+                };
                 let exercise = exercise(language, kind, entrypoint, limits);
                 let files = BTreeMap::from([(entrypoint.to_string(), source)]);
                 let (grade, info, _) =

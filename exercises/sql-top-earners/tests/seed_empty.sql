@@ -1,0 +1,1 @@
+-- No employees at all.

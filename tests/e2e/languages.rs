@@ -1,0 +1,245 @@
+//! Python, JavaScript and SQL exercises through the real server: every example's
+//! reference is accepted and its starter is not, hidden tests keep their tracebacks, a
+//! tampered test framework never passes, and the runtimes load once.
+
+use crate::common::{Backend, TestApp, repo};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use verdict::exercise::package::{Package, PackageLimits};
+
+crate::on_both_backends!(every_language_example_grades_end_to_end);
+
+/// The example packages that run in a language runtime (not plain wasm).
+fn language_examples() -> Vec<Package> {
+    let mut packages: Vec<Package> = std::fs::read_dir(repo().join("exercises"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("exercise.toml").is_file())
+        .map(|path| Package::from_dir(&path, PackageLimits::default()).unwrap())
+        .filter(|package| package.manifest.language != verdict::exercise::manifest::Language::Wasm)
+        .collect();
+    packages.sort_by(|a, b| a.manifest.slug.cmp(&b.manifest.slug));
+    packages
+}
+
+fn files(folder: &BTreeMap<String, Vec<u8>>) -> Value {
+    folder
+        .iter()
+        .map(|(name, bytes)| (name.clone(), json!(String::from_utf8_lossy(bytes))))
+        .collect::<serde_json::Map<String, Value>>()
+        .into()
+}
+
+async fn full_catalogue(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, |args| args.exercises = repo().join("exercises")).await
+}
+
+async fn every_language_example_grades_end_to_end(backend: Backend) {
+    let app = full_catalogue(backend).await;
+    let learner = app.learner("grace").await;
+    let packages = language_examples();
+    let languages: Vec<String> = packages
+        .iter()
+        .map(|p| format!("{:?}/{:?}", p.manifest.language, p.manifest.kind))
+        .collect();
+    for wanted in [
+        "Python/Function",
+        "Python/Io",
+        "Python/Suite",
+        "Sql/Sql",
+        "Javascript/Function",
+    ] {
+        assert!(
+            languages.iter().any(|l| l == wanted),
+            "{wanted} missing: {languages:?}"
+        );
+    }
+    let mut submitted = Vec::new();
+    for package in &packages {
+        let slug = &package.manifest.slug;
+        for (which, folder) in [
+            ("solution", package.folder("solution")),
+            ("starter", package.folder("starter")),
+        ] {
+            let created = app
+                .submit(&learner, json!({"exercise": slug, "files": files(&folder)}))
+                .await;
+            submitted.push((
+                slug.clone(),
+                which,
+                created["id"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    for (slug, which, id) in submitted {
+        let done = app.wait_final(&id, &learner).await;
+        assert_eq!(done["status"], "completed", "{slug} {which}: {done}");
+        if which == "solution" {
+            assert_eq!(done["verdict"], "accepted", "{slug}: {done}");
+            let runtime = done["runtime"]["runtime"].as_str().unwrap();
+            assert!(runtime.contains("(WASI)"), "{slug}: {runtime}");
+            assert!(
+                done["resources"]["cpu_fuel"].as_u64().unwrap() > 0,
+                "{done}"
+            );
+        } else {
+            assert_ne!(done["verdict"], "accepted", "{slug} starter: {done}");
+        }
+        for test in done["tests"].as_array().unwrap() {
+            if test["visibility"] == "hidden" {
+                for field in ["message", "output", "expected", "actual"] {
+                    assert!(
+                        test.get(field).is_none(),
+                        "{slug}: hidden {field} leaked: {test}"
+                    );
+                }
+            }
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracebacks_show_for_visible_tests_only() {
+    let app = full_catalogue(Backend::Sqlite).await;
+    let learner = app.learner("ada").await;
+    let package = Package::from_dir(
+        &repo().join("exercises/python-leap"),
+        PackageLimits::default(),
+    )
+    .unwrap();
+    let entrypoint = package.manifest.files.entrypoint.clone();
+    let function = package.manifest.function.as_ref().unwrap().name.clone();
+    let broken = format!(
+        "def helper(year):\n    raise ValueError(f'no leap logic for {{year}}')\n\n\ndef {function}(year):\n    return helper(year)\n"
+    );
+    let created = app
+        .submit(
+            &learner,
+            json!({"exercise": "python-leap", "files": {entrypoint.clone(): broken}}),
+        )
+        .await;
+    let done = app
+        .wait_final(created["id"].as_str().unwrap(), &learner)
+        .await;
+    assert_eq!(done["verdict"], "runtime_error", "{done}");
+    let tests = done["tests"].as_array().unwrap();
+    let visible = tests.iter().find(|t| t["visibility"] == "visible").unwrap();
+    let message = visible["message"].as_str().unwrap();
+    assert!(
+        message.contains("Traceback (most recent call last)"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("/submission/{entrypoint}\", line 2, in helper")),
+        "{message}"
+    );
+    assert!(
+        message.contains("ValueError: no leap logic for"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("harness"),
+        "the harness's own frames are cut: {message}"
+    );
+    let hidden = tests.iter().find(|t| t["visibility"] == "hidden").unwrap();
+    assert_eq!(hidden["status"], "error");
+    assert!(hidden.get("message").is_none(), "{hidden}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_test_framework_is_never_accepted() {
+    let app = full_catalogue(Backend::Sqlite).await;
+    let learner = app.learner("mallory").await;
+    let package = Package::from_dir(
+        &repo().join("exercises/python-stack-suite"),
+        PackageLimits::default(),
+    )
+    .unwrap();
+    let entrypoint = package.manifest.files.entrypoint.clone();
+    let useless = "class Stack:\n    def __init__(self):\n        pass\n    def push(self, item):\n        pass\n    def pop(self):\n        return None\n    def peek(self):\n        return None\n    def __len__(self):\n        return 0\n    def is_empty(self):\n        return True\n";
+    let attacks = [
+        // D2: the classic patch, at import.
+        format!(
+            "import unittest\nunittest.TestCase.assertEqual = lambda *a, **k: None\nunittest.TestCase.assertRaises = lambda *a, **k: __import__('contextlib').nullcontext()\nunittest.TestCase.assertTrue = lambda *a, **k: None\nunittest.TestCase.assertFalse = lambda *a, **k: None\n{useless}"
+        ),
+        // D2: patch the test class itself, late, from inside a method the tests call.
+        format!(
+            "import sys\n{useless}\n_real_init = Stack.__init__\ndef _init(self):\n    module = sys.modules.get('test_stack')\n    if module is not None:\n        for cls in vars(module).values():\n            if isinstance(cls, type):\n                for name in list(vars(cls)):\n                    if name.startswith('test'):\n                        setattr(cls, name, lambda self: None)\nStack.__init__ = _init\n"
+        ),
+        // D2: replace the result bookkeeping of unittest.
+        format!(
+            "import unittest\nunittest.TestResult.addFailure = lambda *a: None\nunittest.TestResult.addError = lambda *a: None\n{useless}"
+        ),
+        // D1: leave before the tests can fail.
+        format!("import os\n{useless}\nos._exit(0)\n"),
+        // D5/D12: walk the stack for the harness's secret.
+        format!(
+            "{useless}\ntry:\n    raise RuntimeError\nexcept RuntimeError as error:\n    frame = error.__traceback__.tb_frame.f_back\n"
+        ),
+    ];
+    let mut submitted = Vec::new();
+    for attack in &attacks {
+        let created = app
+            .submit(
+                &learner,
+                json!({"exercise": "python-stack-suite", "files": {entrypoint.clone(): attack}}),
+            )
+            .await;
+        submitted.push(created["id"].as_str().unwrap().to_string());
+    }
+    for (attack, id) in attacks.iter().zip(submitted) {
+        let done = app.wait_final(&id, &learner).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_ne!(done["verdict"], "accepted", "{attack}\n{done}");
+        assert_eq!(done["score"], 0.0, "{attack}\n{done}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_gradings_load_each_runtime_once() {
+    let runner = verdict::runner::wasm::WasmRunner::new(
+        256,
+        verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
+    )
+    .unwrap();
+    let package = Package::from_dir(
+        &repo().join("exercises/python-leap"),
+        PackageLimits::default(),
+    )
+    .unwrap();
+    let maxima = verdict::runner::Limits {
+        cpu_ms: 10_000,
+        wall_ms: 20_000,
+        memory_mb: 256,
+        output_kb: 1024,
+        pids: 256,
+    };
+    let (exercise, _) = verdict::exercise::validate(&package, &runner, &maxima, &|_| {})
+        .await
+        .unwrap();
+    let runner = verdict::runner::wasm::WasmRunner::new(
+        256,
+        verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
+    )
+    .unwrap();
+    let gradings = (0..4).map(|_| {
+        verdict::exercise::grade_files(&exercise, package.folder("solution"), &runner, &maxima)
+    });
+    for result in futures::future::join_all(gradings).await {
+        assert_eq!(result.unwrap().0.verdict.as_str(), "accepted");
+    }
+    let loads = runner.runtime_loads();
+    assert_eq!(
+        loads.len(),
+        1,
+        "one load for four concurrent first gradings: {loads:?}"
+    );
+    assert_eq!(
+        loads[0].1,
+        verdict::runner::compiled::Source::Cache,
+        "{loads:?}"
+    );
+}
