@@ -46,7 +46,17 @@ fn summary(stored: &StoredVersion) -> ExerciseSummary {
 pub struct TestPreview {
     pub name: String,
     pub weight: f64,
+    /// io: the program's stdin.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub stdin: String,
+    /// function: the call's arguments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub args: Option<Vec<serde_json::Value>>,
+    /// sql: the seed script run after the schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
+    /// The expected output, return value or rows (absent for suite tests).
     #[schema(value_type = Object)]
     pub expected: Option<serde_json::Value>,
 }
@@ -58,6 +68,9 @@ pub struct ExerciseDetail {
     /// The statement (markdown).
     pub statement: String,
     pub entrypoint: String,
+    /// function: the function the harness calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
     /// Starter files: text, or `{"base64": …}` for binary files.
     pub starter: BTreeMap<String, FileContent>,
     /// The effective limits, after operator maxima.
@@ -206,13 +219,20 @@ pub async fn detail(
             name: test.name.clone(),
             weight: test.weight,
             stdin: test.stdin.clone(),
-            expected: test.expected_display(),
+            args: test.args.clone(),
+            seed: test.seed.clone(),
+            expected: if exercise.kind == Kind::Suite {
+                None
+            } else {
+                test.expected_display()
+            },
         })
         .collect();
     Ok(axum::Json(ExerciseDetail {
         summary: summary(&stored),
         statement,
         entrypoint: exercise.entrypoint.clone(),
+        function: exercise.function.clone(),
         starter,
         limits: Limits::resolve(&exercise.limits, &state.maxima),
         tests,

@@ -34,10 +34,15 @@ const PYTHON_HARNESS: &str = include_str!("../../sandboxes/wasm/harness/python/h
 const JAVASCRIPT_HARNESS: &str =
     include_str!("../../sandboxes/wasm/harness/javascript/harness.mjs");
 
-/// Fuel per millisecond of `cpu_ms` in an interpreter, measured by `verdict bench`
-/// (docs/BENCHMARKS.md): CPython and QuickJS run about this many wasm instructions per
-/// millisecond here.
-pub const RUNTIME_FUEL_PER_MS: u64 = 5_000_000;
+/// Fuel per millisecond of `cpu_ms` in an interpreter: how many wasm instructions each
+/// runs per millisecond of CPU on this class of machine (a busy loop, measured with fuel
+/// on; docs/BENCHMARKS.md), so `cpu_ms` reads as CPU milliseconds.
+pub fn fuel_per_ms(runtime: Runtime) -> u64 {
+    match runtime {
+        Runtime::Python => 6_000_000,
+        Runtime::QuickJs => 8_500_000,
+    }
+}
 /// Fuel for the interpreter's own start-up, before any learner code runs.
 const STARTUP_FUEL: u64 = 40_000_000_000;
 /// Wall time for the interpreter's own start-up, on top of the exercise's wall limit.
@@ -424,7 +429,7 @@ async fn run_batch(
         stdin.extend_from_slice(bytes);
     }
     let argv: &[&str] = match runtime {
-        Runtime::Python => &["python", "-I", "-B", "-u", "/harness/harness.py"],
+        Runtime::Python => &["python", "-I", "-S", "-B", "-u", "/harness/harness.py"],
         Runtime::QuickJs => &["qjs", "--std", "-m", "/harness/harness.mjs"],
     };
     let mut builder = WasiCtxBuilder::new();
@@ -448,7 +453,7 @@ async fn run_batch(
             &tracker,
             limits,
             STARTUP_FUEL,
-            limits.cpu_ms.saturating_mul(RUNTIME_FUEL_PER_MS),
+            limits.cpu_ms.saturating_mul(fuel_per_ms(runtime)),
         )
         .await?;
 

@@ -146,6 +146,11 @@ impl WasmRunner {
             // CPython's function table and instance metadata are larger than the defaults.
             .table_elements(65_536)
             .max_core_instance_size(4 << 20)
+            // Reset reused slots by zeroing what the last instance touched instead of
+            // returning the pages to the kernel: a warm QuickJS run is ~15% faster.
+            .linear_memory_keep_resident(16 << 20)
+            .table_keep_resident(1 << 20)
+            .async_stack_keep_resident(1 << 20)
             .max_memory_size((max_memory_mb as usize) << 20);
         config.allocation_strategy(pool);
         let engine = Engine::new(&config).map_err(|error| anyhow::anyhow!("{error:#}"))?;
@@ -288,10 +293,12 @@ impl WasmRunner {
             },
         );
         store.limiter(|state| &mut state.memory);
-        let setup = store
+        // No fuel-based yields: the epoch callback below yields every tick (5 ms), which
+        // is all the deadline race needs. Yielding every few microseconds instead made a
+        // CPython run 50% slower on a multi-threaded runtime (each yield wakes a worker).
+        store
             .set_fuel(fuel_start)
-            .and_then(|()| store.fuel_async_yield_interval(Some(100_000)));
-        setup.map_err(|error| RunnerError(format!("fuel setup: {error:#}")))?;
+            .map_err(|error| RunnerError(format!("fuel setup: {error:#}")))?;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut context| {
             let seq = context.data().tracker.lock().seq;
