@@ -52,6 +52,13 @@ pub struct Tracker {
     pub seq: u64,
     pub deadline: Instant,
     phase_wall: Duration,
+    /// No phase may end after this, however many frames arrive.
+    hard_deadline: Instant,
+    /// The next `begin` must be for this case (set by the first one).
+    next_case: Option<usize>,
+    /// Set when frames break the protocol (only learner code that got hold of the
+    /// nonce could send them): the host then charges the run to the submission.
+    pub violation: Option<String>,
     cap: usize,
     phase_output: usize,
     /// Set when a phase passed the output cap (the guest was trapped).
@@ -67,13 +74,16 @@ pub struct Tracker {
 
 impl Tracker {
     /// `marker` is the frame prefix (None: plain wasm, no harness). The start phase gets
-    /// `start_wall`; every later phase gets `phase_wall`.
+    /// `start_wall`; every later phase gets `phase_wall`, and nothing runs past
+    /// `total_wall` from now.
     pub fn new(
         marker: Option<Vec<u8>>,
         cap: usize,
         start_wall: Duration,
         phase_wall: Duration,
+        total_wall: Duration,
     ) -> Tracker {
+        let now = Instant::now();
         let phase = if marker.is_some() {
             Phase::Start
         } else {
@@ -94,8 +104,11 @@ impl Tracker {
             pending: Vec::new(),
             phase,
             seq: 0,
-            deadline: Instant::now() + start_wall,
+            deadline: (now + start_wall).min(now + total_wall),
             phase_wall,
+            hard_deadline: now + total_wall,
+            next_case: None,
+            violation: None,
             cap,
             phase_output: 0,
             output_exceeded: false,
@@ -111,7 +124,7 @@ impl Tracker {
         self.seq += 1;
         self.phase_output = 0;
         self.memory_denied = false;
-        self.deadline = Instant::now() + self.phase_wall;
+        self.deadline = (Instant::now() + self.phase_wall).min(self.hard_deadline);
     }
 
     /// Records that the memory limiter refused growth.
@@ -187,20 +200,46 @@ impl Tracker {
         }
     }
 
+    /// Applies one harness frame. Frames must follow the protocol: `ready` once at
+    /// start, `load` before any case, `begin i` only between cases and for the next case,
+    /// `end i` only for the open case, nothing after `done`. A frame out of order can only
+    /// come from learner code that reached the nonce; it moves nothing (no new deadline,
+    /// no fresh fuel) and marks the run.
     fn frame(&mut self, frame: serde_json::Value) {
+        if self.violation.is_some() {
+            return;
+        }
         let index = frame["case"].as_u64().map(|i| i as usize);
-        match (frame["event"].as_str(), index) {
-            (Some("begin"), Some(index)) => {
+        let done = self.event("done").is_some();
+        let event = frame["event"].as_str().unwrap_or_default().to_string();
+        let in_order = !done
+            && match (event.as_str(), index) {
+                ("ready", _) => self.phase == Phase::Start,
+                ("load", _) => self.phase == Phase::Loading && self.cases.is_empty(),
+                ("begin", Some(index)) => {
+                    self.phase == Phase::Loading && self.next_case.is_none_or(|next| next == index)
+                }
+                ("end", Some(index)) => self.phase == Phase::Case(index),
+                ("begin" | "end", None) => false,
+                _ => self.phase != Phase::Start,
+            };
+        if !in_order {
+            self.violation = Some(format!("a {event:?} frame out of order"));
+            return;
+        }
+        match (event.as_str(), index) {
+            ("begin", Some(index)) => {
                 self.enter(Phase::Case(index));
+                self.next_case = Some(index + 1);
                 self.cases.entry(index).or_default().started = Some(Instant::now());
             }
-            (Some("end"), Some(index)) => {
+            ("end", Some(index)) => {
                 let case = self.cases.entry(index).or_default();
                 case.finished = Some(Instant::now());
                 case.end = Some(frame);
                 self.enter(Phase::Loading);
             }
-            (Some("ready" | "load"), _) => {
+            ("ready" | "load", _) => {
                 self.enter(Phase::Loading);
                 self.events.push(frame);
             }
@@ -345,6 +384,7 @@ mod tests {
             10,
             Duration::from_secs(1),
             Duration::from_secs(1),
+            Duration::from_secs(10),
         )
     }
 
@@ -371,8 +411,33 @@ mod tests {
     }
 
     #[test]
+    fn frames_out_of_order_mark_the_run_and_move_nothing() {
+        let mut t = tracker();
+        let frame = |body: &str| format!("\n\x1eabc {body}\n").into_bytes();
+        t.write(false, &frame(r#"{"event":"ready"}"#)).unwrap();
+        t.write(false, &frame(r#"{"event":"begin","case":0}"#))
+            .unwrap();
+        t.write(false, &frame(r#"{"event":"end","case":0,"ok":true}"#))
+            .unwrap();
+        let (seq, deadline) = (t.seq, t.deadline);
+        t.write(false, &frame(r#"{"event":"end","case":0,"ok":true}"#))
+            .unwrap();
+        assert!(t.violation.is_some(), "a second end for a closed case");
+        t.write(false, &frame(r#"{"event":"begin","case":1}"#))
+            .unwrap();
+        assert_eq!(
+            (t.seq, t.deadline),
+            (seq, deadline),
+            "nothing moves after a violation"
+        );
+        assert!(!t.cases.contains_key(&1));
+    }
+
+    #[test]
     fn a_forged_frame_without_the_nonce_is_learner_output() {
         let mut t = tracker();
+        t.write(false, b"\n\x1eabc {\"event\":\"ready\"}\n")
+            .unwrap();
         t.write(false, b"\n\x1eabc {\"event\":\"begin\",\"case\":0}\n")
             .unwrap();
         assert!(

@@ -413,11 +413,15 @@ async fn run_batch(
     let limits = &request.limits;
     let nonce = hex::encode(rand::random::<[u8; 16]>());
     let marker = format!("\n\x1e{nonce} ").into_bytes();
+    // However the frames go, one instance never runs longer than its start-up plus every
+    // remaining case (and the loading) at the wall limit.
+    let phases = (request.cases.len() - start) as u32 + 1;
     let tracker = Shared::new(Tracker::new(
         Some(marker),
         (limits.output_kb as usize) * 1024,
         limits.wall() + STARTUP_SLACK,
         limits.wall(),
+        limits.wall() * phases + STARTUP_SLACK,
     ));
     let mut stdin = request_line(request, &nonce, start);
     if runtime == Runtime::QuickJs
@@ -470,6 +474,20 @@ async fn run_batch(
             "the harness reported a fault: {}",
             event["message"].as_str().unwrap_or("?")
         )));
+    }
+    if let Some(violation) = tracker.violation.clone() {
+        // Only learner code that reached the nonce can break the protocol, and then no
+        // frame of this instance can be believed: every case from here is an error.
+        let message = format!("the submission interfered with the grader's channel ({violation})");
+        let observed = (start..request.cases.len())
+            .map(|index| {
+                let failed = CaseOutcome::RuntimeError {
+                    message: message.clone(),
+                };
+                (index, fixed(failed))
+            })
+            .collect();
+        return Ok(Batch::Observed(observed));
     }
     let stopped = execution.outcome(&tracker)?;
     let started_any = !tracker.cases.is_empty();

@@ -234,7 +234,13 @@ impl WasmRunner {
         limits: &Limits,
     ) -> Result<CaseObservation, RunnerError> {
         let output_cap = (limits.output_kb as usize) * 1024;
-        let tracker = Shared::new(Tracker::new(None, output_cap, limits.wall(), limits.wall()));
+        let tracker = Shared::new(Tracker::new(
+            None,
+            output_cap,
+            limits.wall(),
+            limits.wall(),
+            limits.wall(),
+        ));
         let mut builder = WasiCtxBuilder::new();
         builder
             .stdin(MemoryInputPipe::new(stdin.to_vec()))

@@ -178,7 +178,32 @@ async fn a_tampered_test_framework_is_never_accepted() {
         format!(
             "{useless}\ntry:\n    raise RuntimeError\nexcept RuntimeError as error:\n    frame = error.__traceback__.tb_frame.f_back\n"
         ),
+        // D2: make unittest's context manager swallow every failure (found in review).
+        format!(
+            "{useless}\nimport contextlib, unittest\n_exit = contextlib._GeneratorContextManager.__exit__\ndef _swallow(self, kind, value, tb):\n    if kind is not None and getattr(self.gen, '__qualname__', '') == '_Outcome.testPartExecutor':\n        try:\n            self.gen.throw(unittest.case._ShouldStop())\n        except StopIteration:\n            pass\n        return True\n    return _exit(self, kind, value, tb)\ncontextlib._GeneratorContextManager.__exit__ = _swallow\n"
+        ),
+        // D2: plant load_tests in the half-loaded test module (found in review).
+        format!(
+            "{useless}\nimport sys, unittest\nclass _Fake(unittest.TestCase):\n    def runTest(self):\n        pass\ndef load_tests(loader, tests, pattern):\n    return unittest.TestSuite([_Fake()])\nfor _module in list(sys.modules.values()):\n    if str(getattr(_module, '__file__', '')).startswith('/support/'):\n        _module.load_tests = load_tests\n"
+        ),
+        // D2: hook class creation to replace the test class's run() (found in review).
+        format!(
+            "import builtins\n_build = builtins.__build_class__\ndef _fake_run(self, result=None):\n    result.startTest(self)\n    result.stopTest(self)\ndef _hook(func, name, *bases, **kw):\n    cls = _build(func, name, *bases, **kw)\n    if any(getattr(b, '__name__', '') == 'TestCase' for b in bases):\n        cls.run = _fake_run\n        builtins.__build_class__ = _build\n    return cls\nbuiltins.__build_class__ = _hook\n{useless}"
+        ),
+        // D12: frames from gc.garbage (found in review).
+        format!("{useless}\nimport gc\n"),
     ];
+    let created = app
+        .submit(
+            &learner,
+            json!({"exercise": "python-stack-suite", "files": {entrypoint.clone(): useless}}),
+        )
+        .await;
+    let plain = app
+        .wait_final(created["id"].as_str().unwrap(), &learner)
+        .await;
+    let baseline = plain["score"].as_f64().unwrap();
+    assert!(baseline < 20.0, "{plain}");
     let mut submitted = Vec::new();
     for attack in &attacks {
         let created = app
@@ -193,7 +218,12 @@ async fn a_tampered_test_framework_is_never_accepted() {
         let done = app.wait_final(&id, &learner).await;
         assert_eq!(done["status"], "completed", "{done}");
         assert_ne!(done["verdict"], "accepted", "{attack}\n{done}");
-        assert_eq!(done["score"], 0.0, "{attack}\n{done}");
+        // A neutralised attack may still earn what the useless stack earns on its own
+        // (it is empty, so "a new stack is empty" passes), never more.
+        assert!(
+            done["score"].as_f64().unwrap() <= baseline,
+            "{attack}\n{done}"
+        );
     }
     app.stop().await;
 }

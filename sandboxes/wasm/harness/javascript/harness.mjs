@@ -21,8 +21,22 @@ const StringCtor = String;
 const ObjectCtor = Object;
 const isArray = Array.isArray;
 const keysOf = Object.keys;
+const defineProperty = Object.defineProperty;
+const split = String.prototype.split;
+const join = Array.prototype.join;
+const filter = Array.prototype.filter;
+const includes = String.prototype.includes;
 const getPrototypeOf = Object.getPrototypeOf;
 const objectPrototype = Object.prototype;
+
+// A stack trace with call sites would hand learner code the harness's own functions
+// (CallSite.getFunction): V8-style stack formatting stays off for good.
+defineProperty(Error, "prepareStackTrace", { value: undefined, writable: false, configurable: false });
+
+/** Sets an own data property, never a setter a learner put on a prototype. */
+function put(target, key, value) {
+  defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
 
 const request = parse(std.in.getline());
 const marker = "\n\x1e" + request.nonce + " ";
@@ -39,6 +53,7 @@ function encode(value) {
   if (value === null || value === undefined) return "null";
   const type = typeof value;
   if (type === "string" || type === "number" || type === "boolean") return stringify(value);
+  if (type !== "object") return "null";
   let text;
   if (isArray(value)) {
     text = "[";
@@ -76,7 +91,8 @@ function plain(value, depth) {
   if (type === "function" || type === "symbol") throw new TypeError(`a ${type} is not JSON`);
   if (isArray(value)) {
     const copy = [];
-    for (let i = 0; i < value.length; i++) copy.push(plain(value[i], depth + 1));
+    const length = value.length;
+    for (let i = 0; i < length; i++) put(copy, i, plain(value[i], depth + 1));
     return copy;
   }
   const proto = getPrototypeOf(value);
@@ -86,8 +102,13 @@ function plain(value, depth) {
   }
   const copy = {};
   const keys = keysOf(value);
-  for (let i = 0; i < keys.length; i++) copy[keys[i]] = plain(value[keys[i]], depth + 1);
+  for (let i = 0; i < keys.length; i++) put(copy, keys[i], plain(value[keys[i]], depth + 1));
   return copy;
+}
+
+/** A string, or the fallback when learner code made it something else. */
+function text(value, fallback) {
+  return typeof value === "string" ? value : fallback;
 }
 
 /** Name, message and stack of a thrown value, through learner files only. */
@@ -97,15 +118,14 @@ function describe(error) {
   let stack = "";
   try {
     if (error !== null && (typeof error === "object" || typeof error === "function")) {
-      name = StringCtor(error.name || "Error");
-      message = StringCtor(error.message ?? "");
-      stack = StringCtor(error.stack || "")
-        .split("\n")
-        .filter((line) => line.includes("/submission/"))
-        .join("\n");
+      name = text(StringCtor(error.name || "Error"), "Error");
+      message = text(StringCtor(error.message ?? ""), "");
+      const lines = apply(split, text(StringCtor(error.stack || ""), ""), ["\n"]);
+      const own = apply(filter, lines, [(line) => typeof line === "string" && apply(includes, line, ["/submission/"])]);
+      stack = text(apply(join, own, ["\n"]), "");
     } else {
       name = "Thrown";
-      message = StringCtor(error);
+      message = text(StringCtor(error), "");
     }
   } catch (_) {
     message = "(the exception could not be printed)";

@@ -89,6 +89,15 @@ def main():
     ])
     frame_attributes = frozenset(["tb_frame", "gi_frame", "cr_frame", "ag_frame"])
 
+    # Modules that hand out frames or raw objects without an audit event: `gc` (with
+    # DEBUG_SAVEALL, collected frames land in gc.garbage, and f_back leads to main), and
+    # the test and subinterpreter C modules. Learner code cannot import them, and
+    # `_imp.create_builtin`, which could build a fresh copy, refuses them.
+    forbidden_modules = frozenset([
+        "gc", "_testcapi", "_testinternalcapi", "_testmultiphase", "_xxsubinterpreters",
+        "_xxinterpchannels", "_ctypes", "ctypes",
+    ])
+
     def audit(event, args):
         if trusted[0]:
             return
@@ -96,10 +105,24 @@ def main():
             raise RuntimeError_("the grader does not allow access to stack frames")
         if event == "object.__setattr__" and len_(args) > 1 and args[1] == "__code__":
             raise RuntimeError_("the grader does not allow replacing code objects")
+        if event == "import" and args and (type_(args[0]) is not str_ or args[0] in forbidden_modules):
+            raise RuntimeError_(f"the grader does not allow importing {args[0]}")
         if event in blocked_events:
             raise RuntimeError_(f"the grader does not allow {event}")
 
     sys.addaudithook(audit)
+    import _imp
+
+    create_builtin = _imp.create_builtin
+
+    def guarded_create_builtin(spec):
+        name = spec.name
+        if not trusted[0] and (type_(name) is not str_ or name in forbidden_modules):
+            raise ImportError(f"the grader does not allow importing {name!r}")
+        return create_builtin(spec)
+
+    _imp.create_builtin = guarded_create_builtin
+    sys.modules.pop("gc", None)
     # The audit hook also refuses sys._getframe, which `logging` calls for every record;
     # a stub that answers "no frame" (as on interpreters without frames) keeps logging and
     # `inspect.currentframe()` working, and the real function is gone for good.
@@ -151,31 +174,39 @@ def main():
         return lines[lineno - 1].strip() if 0 < lineno <= len_(lines) else ""
 
     def describe(error, tb):
-        """Type, message and the traceback through learner files only. The message comes
-        from learner code (`__str__`), so it is taken with the hook armed."""
+        """Type, message and the traceback through learner files only. Everything taken
+        from the exception runs learner code (`__str__`, a metaclass, properties), so it
+        is taken with the hook armed, and only exact `str` and `int` values are kept."""
         def text():
-            return type_(error).__name__, str_(error)
+            kind = type_(error)
+            fields = (None, None, None, None)
+            if kind in syntax_errors:
+                fields = (error.filename, error.lineno, error.text, error.msg)
+            return kind.__name__, str_(error), fields
         try:
-            name, message = untrusted(text)
-            name, message = str_(name), str_(message)
+            name, message, fields = untrusted(text)
         except BaseException_:
-            name, message = "Exception", "(the exception could not be printed)"
+            name, message, fields = None, None, (None, None, None, None)
+        name = name if type_(name) is str_ else "Exception"
+        message = message if type_(message) is str_ else "(the exception could not be printed)"
         frames = []
         while type_(tb) is traceback_type:
             code = tb.tb_frame.f_code
-            filename = code.co_filename
-            if filename.startswith("/submission/") or filename.startswith("/support/"):
-                frames.append(f'  File "{filename}", line {tb.tb_lineno}, in {code.co_name}')
+            filename, function = code.co_filename, code.co_name
+            if type_(filename) is str_ and type_(function) is str_ and (
+                    filename.startswith("/submission/") or filename.startswith("/support/")):
+                frames.append(f'  File "{filename}", line {tb.tb_lineno}, in {function}')
                 line = source_line(filename, tb.tb_lineno)
                 if line:
                     frames.append("    " + line)
             tb = tb.tb_next
-        if type_(error) in syntax_errors:
-            detail = f'  File "{error.filename}", line {error.lineno}'
-            frames.append(detail)
-            if error.text:
-                frames.append("    " + str_(error.text).strip())
-            message = str_(error.msg)
+        filename, lineno, source, msg = fields
+        if type_(filename) is str_ and type_(lineno) is int_:
+            frames.append(f'  File "{filename}", line {lineno}')
+            if type_(source) is str_ and source.strip():
+                frames.append("    " + source.strip())
+            if type_(msg) is str_:
+                message = msg
         lines = ["Traceback (most recent call last):"] if frames else []
         body = "\n".join(lines + frames[-40:] + [f"{name}: {message}" if message else name])
         return {"type": name[:200], "message": message[:2000], "traceback": body[-4000:]}
@@ -347,13 +378,13 @@ def suite(request, cases, start, emit, untrusted, describe, unittest, importlib_
     sentinel = object()
     modules_dict = sys.modules
 
-    function_types = (type(suite), classmethod, staticmethod, property, type)
+    function_types = (type(suite), classmethod, staticmethod, property, type, type(sys))
     # (label, live dict, copy, whole): a whole dict may not gain or lose keys; otherwise
     # only the functions it held are checked (a test class may set data in setUpClass).
     snapshots = []
 
     def snapshot(label, live, whole):
-        copy = dict(live)
+        copy = {key: value for key, value in dict(live).items() if type_(key) is str_}
         if not whole:
             copy = {key: value for key, value in copy.items() if type_(value) in function_types}
         snapshots.append((label, live, copy, whole))
@@ -392,30 +423,42 @@ def suite(request, cases, start, emit, untrusted, describe, unittest, importlib_
                 found.append(f"builtins.{key}")
         return found
 
-    class Recorder(TestResult):
-        """Keeps raw exception info; it is formatted after the test, outside learner code."""
+    # Every class that exists before learner code runs (contextlib, functools, importlib,
+    # …): a persistent patch of any of them is tampering too.
+    for name, module in list(modules_dict.items()):
+        if name in modules or type_(name) is not str_:
+            continue
+        for key, value in list(vars_(module).items()):
+            # isinstance, not type() is type: many have a metaclass (ABCMeta). No
+            # learner code has run yet, so no __instancecheck__ of theirs can.
+            if isinstance(value, type) and type_(key) is str_:
+                snapshot(f"{name}.{key}", vars_(value), False)
+    namespace = type(sys.implementation)
 
-        def __init__(self):
-            super().__init__()
-            self.outcomes = []
+    def recorder():
+        """The result object a test reports to: a plain namespace of closures, so no
+        class of it can be found (`__subclasses__`) and patched. Exception info is kept
+        raw and formatted after the test, outside learner code."""
+        outcomes = []
+        runs = [0]
 
-        def addError(self, test, err):
-            self.outcomes.append(("error", err))
+        def record(kind):
+            return lambda test, detail=None, *rest: outcomes.append((kind, detail))
 
-        def addFailure(self, test, err):
-            self.outcomes.append(("failed", err))
+        def start(test):
+            runs[0] += 1
 
-        def addSubTest(self, test, subtest, err):
+        def sub_test(test, subtest, err):
             if err is not None:
-                self.outcomes.append(("failed", err))
+                outcomes.append(("failed", err))
 
-        def addSkip(self, test, reason):
-            self.outcomes.append(("skipped", reason))
-
-        def addUnexpectedSuccess(self, test):
-            self.outcomes.append(("failed", "unexpected success"))
-
-    snapshot("the harness's Recorder", vars_(Recorder), True)
+        result = namespace(
+            startTest=start, stopTest=lambda test: None, addSuccess=lambda test: None,
+            addError=record("error"), addFailure=record("failed"), addSkip=record("skipped"),
+            addSubTest=sub_test, addExpectedFailure=lambda test, err: None,
+            addUnexpectedSuccess=lambda test: outcomes.append(("failed", "unexpected success")),
+            addDuration=lambda test, elapsed: None, failfast=False, shouldStop=False)
+        return result, outcomes, runs
 
     emit({"event": "load"})
     loaded = []
@@ -432,21 +475,50 @@ def suite(request, cases, start, emit, untrusted, describe, unittest, importlib_
         except BaseException_ as error:
             emit({"event": "load_error", "error": describe(error, sys.exc_info()[2])})
             return
-        loaded.append(module)
+        loaded.append((module_name, module))
+
+    test_modules = dict(loaded)
+    problems = tampering()
+    if problems:
+        emit({"event": "tampered", "what": problems[:10]})
+        return
 
     def discover():
+        """Tests of the TestCase classes defined in the test files (load_tests and
+        other module-level hooks are ignored: learner code could have planted them)."""
         found = {}
         loader = unittest.TestLoader()
-
-        def walk(node):
-            for item in node:
-                if isinstance(item, unittest.TestSuite):
-                    walk(item)
-                elif isinstance(item, TestCase):
+        for module_name, module in test_modules.items():
+            for value in list(vars_(module).values()):
+                if type_(value) is not type or TestCase not in value.__mro__:
+                    continue
+                if vars_(value).get("__module__") != module_name:
+                    continue
+                for item in loader.loadTestsFromTestCase(value):
                     found[str_(item.id())] = item
-        for module in loaded:
-            walk(loader.loadTestsFromModule(module))
         return found
+
+    def foreign_code():
+        """Test classes must consist of the test files' own code: a base class or a
+        function from anywhere else (planted while the file was loading) is tampering."""
+        problems = []
+        for module_name, module in test_modules.items():
+            for value in list(vars_(module).values()):
+                if type_(value) is not type or TestCase not in value.__mro__:
+                    continue
+                for klass in value.__mro__:
+                    if klass is TestCase:
+                        break
+                    owner = vars_(klass).get("__module__")
+                    if owner not in test_modules:
+                        problems.append(f"{value.__qualname__} inherits from {klass.__qualname__} ({owner})")
+                        continue
+                    for key, item in vars_(klass).items():
+                        code = getattr(item, "__code__", None)
+                        filename = getattr(code, "co_filename", "/support/")
+                        if type_(filename) is not str_ or not filename.startswith("/support/"):
+                            problems.append(f"{klass.__qualname__}.{key} comes from {filename}")
+        return problems
 
     try:
         tests = untrusted(discover)
@@ -454,12 +526,20 @@ def suite(request, cases, start, emit, untrusted, describe, unittest, importlib_
         emit({"event": "load_error", "error": describe(error, sys.exc_info()[2])})
         return
     ids = [test_id for test_id in tests if type_(test_id) is str_]
-    for module in loaded:
+    try:
+        planted = untrusted(foreign_code)
+    except BaseException_ as error:
+        planted = [f"the test classes could not be checked: {describe(error, None)['message']}"]
+    if planted:
+        emit({"event": "tampered", "what": [str_(item)[:200] for item in planted[:10] if type_(item) is str_]})
+        return
+    for module_name, module in loaded:
         live = vars_(module)
-        snapshot(module.__name__, live, False)
+        snapshot(module_name, live, False)
         for value in list(live.values()):
             if type_(value) is type and TestCase in value.__mro__:
-                snapshot(value.__qualname__, vars_(value), False)
+                label = vars_(value).get("__qualname__")
+                snapshot(label if type_(label) is str_ else "a test class", vars_(value), False)
 
     problems = tampering()
     if problems:
@@ -494,21 +574,18 @@ def suite(request, cases, start, emit, untrusted, describe, unittest, importlib_
             message = "setUpClass failed:\n" + setup_error["traceback"]
             emit({"event": "end", "case": index, "ok": True, "status": "error", "message": message[-4000:]})
             continue
-        recorder = Recorder()
+        result, recorded, counter = recorder()
         crash = None
         try:
-            untrusted(test, recorder)
+            untrusted(test, result)
         except BaseException_ as error:
             crash = describe(error, sys.exc_info()[2])
         problems = tampering()
         if problems:
             emit({"event": "tampered", "what": problems[:10]})
             return
-        if type_(recorder) is not Recorder or type_(vars_(recorder).get("outcomes")) is not list:
-            emit({"event": "tampered", "what": ["the harness's test result"]})
-            return
-        outcomes = list(recorder.outcomes)
-        runs = recorder.testsRun
+        outcomes = list(recorded)
+        runs = counter[0]
         status, message = "passed", ""
         if crash is not None:
             status, message = "error", crash["traceback"]
