@@ -3,7 +3,7 @@
 //! observations over a channel learner code cannot forge (`channel`, and
 //! `sandboxes/README.md`, "The result channel").
 //!
-//! One instance runs the cases of a submission in turn (CPython takes ~0.2 s to start;
+//! One instance runs the cases of a submission in turn (CPython takes ~85 ms to start;
 //! a case often takes microseconds). Each case still has its own limits: a harness frame
 //! starts the case's deadline and fuel, and output is counted per case. When a case ends
 //! the instance (a limit, a crash, an exit), the host records that case and starts a fresh

@@ -249,3 +249,24 @@ fn missing_runtimes_are_fetched_verified_and_compiled_once_with_progress() {
         "only the bad one: {log}"
     );
 }
+
+#[test]
+fn a_fetch_that_cannot_reach_pip_says_what_to_do() {
+    let fresh = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(["runtimes", "fetch", "--runtimes-dir"])
+        .arg(fresh.path())
+        .env("PATH", "/nonexistent")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let log = text(&output.stderr);
+    assert!(!output.status.success(), "{log}");
+    assert!(log.contains("cannot fetch the WASI runtimes"), "{log}");
+    assert!(log.contains("Install pip"), "{log}");
+    assert!(log.contains("copy python.wasm and quickjs.wasm"), "{log}");
+    assert!(
+        !fresh.path().join("python.wasm").exists(),
+        "nothing half-written"
+    );
+}
