@@ -11,6 +11,10 @@ start_postgres
 
 export VERDICT_TEST_POSTGRES_URL="postgres://verdict:verdict@127.0.0.1:${PGPORT_VERDICT}/postgres"
 echo "test: Postgres ready at 127.0.0.1:${PGPORT_VERDICT}"
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  echo "test: installing pip (python3-pip) from Debian packages"
+  apt-get install -y -q python3-pip >/dev/null || { apt-get update -q && apt-get install -y -q python3-pip; }
+fi
 echo "test: fetching and compiling the pinned WASI runtimes (skipped when cached)"
 cargo run --quiet -- runtimes fetch
 cargo test --all-targets "$@"

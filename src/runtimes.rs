@@ -72,8 +72,18 @@ pub struct RuntimeArgs {
 }
 
 impl RuntimeArgs {
+    /// The folder: the flag, else `VERDICT_RUNTIMES_DIR` (also for code that builds
+    /// these arguments without clap, like the tests), else the user's cache folder.
     pub fn store(&self) -> RuntimeStore {
-        RuntimeStore::new(self.runtimes_dir.clone().unwrap_or_else(default_dir))
+        let from_environment = std::env::var_os("VERDICT_RUNTIMES_DIR")
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from);
+        RuntimeStore::new(
+            self.runtimes_dir
+                .clone()
+                .or(from_environment)
+                .unwrap_or_else(default_dir),
+        )
     }
 }
 
@@ -241,6 +251,19 @@ fn pip_download(into: &Path) -> anyhow::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wasmtime_version_in_cache_keys_is_the_one_in_cargo_lock() {
+        let lock = include_str!("../Cargo.lock");
+        let entry = format!(
+            "name = \"wasmtime\"\nversion = \"{}\"",
+            crate::runner::wasm::wasmtime_version()
+        );
+        assert!(
+            lock.contains(&entry),
+            "update wasmtime_version() to match Cargo.lock"
+        );
+    }
 
     #[test]
     fn a_file_that_does_not_match_its_pin_is_refused_with_a_remedy() {

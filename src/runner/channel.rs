@@ -54,8 +54,10 @@ pub struct Tracker {
     phase_wall: Duration,
     /// No phase may end after this, however many frames arrive.
     hard_deadline: Instant,
-    /// The next `begin` must be for this case (set by the first one).
+    /// The next `begin` must be for this case.
     next_case: Option<usize>,
+    /// How far past the marker the pending frame has been searched for its newline.
+    scanned: usize,
     /// Set when frames break the protocol (only learner code that got hold of the
     /// nonce could send them): the host then charges the run to the submission.
     pub violation: Option<String>,
@@ -108,6 +110,7 @@ impl Tracker {
             phase_wall,
             hard_deadline: now + total_wall,
             next_case: None,
+            scanned: 0,
             violation: None,
             cap,
             phase_output: 0,
@@ -125,6 +128,11 @@ impl Tracker {
         self.phase_output = 0;
         self.memory_denied = false;
         self.deadline = (Instant::now() + self.phase_wall).min(self.hard_deadline);
+    }
+
+    /// The first `begin` must be for `case` (the case this instance was started at).
+    pub fn expect_case(&mut self, case: usize) {
+        self.next_case = Some(case);
     }
 
     /// Records that the memory limiter refused growth.
@@ -182,16 +190,23 @@ impl Tracker {
                 let flush: Vec<u8> = self.pending.drain(..self.pending.len() - keep).collect();
                 return self.learner_output(false, &flush);
             };
+            if at > 0 {
+                self.scanned = 0;
+            }
             let before: Vec<u8> = self.pending.drain(..at).collect();
             self.learner_output(false, &before)?;
+            // A frame arrives in several writes: search only the bytes not searched yet.
             let body = &self.pending[marker.len()..];
-            let Some(end) = body.iter().position(|&b| b == b'\n') else {
+            let Some(offset) = body[self.scanned..].iter().position(|&b| b == b'\n') else {
+                self.scanned = body.len();
                 if self.pending.len() > FRAME_CAP {
                     self.output_exceeded = true;
                     return Err(());
                 }
                 return Ok(());
             };
+            let end = self.scanned + offset;
+            self.scanned = 0;
             let frame: Option<serde_json::Value> = serde_json::from_slice(&body[..end]).ok();
             self.pending.drain(..marker.len() + end + 1);
             self.frame(frame.unwrap_or_else(
@@ -408,6 +423,21 @@ mod tests {
         assert_eq!(case.stderr, b"oops");
         assert_eq!(case.end.as_ref().unwrap()["ok"], true);
         assert_eq!(t.phase, Phase::Loading);
+    }
+
+    #[test]
+    fn a_frame_body_split_over_many_writes_is_found_once_complete() {
+        let mut t = tracker();
+        t.write(false, b"\n\x1eabc {\"event\":\"ready\"}\n")
+            .unwrap();
+        t.write(false, b"\n\x1eabc {\"event\":").unwrap();
+        t.write(false, b"\"begin\",").unwrap();
+        assert_eq!(t.phase, Phase::Loading, "not complete yet");
+        t.write(false, b"\"case\":0}").unwrap();
+        t.write(false, b"\nok").unwrap();
+        t.finish();
+        assert_eq!(t.phase, Phase::Case(0));
+        assert_eq!(t.cases[&0].stdout, b"ok");
     }
 
     #[test]

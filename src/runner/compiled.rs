@@ -1,4 +1,4 @@
-//! Compiled runtime modules cached on disk, so compiling CPython (tens of seconds) happens
+//! Compiled runtime modules cached on disk, so compiling CPython (5–8 s here) happens
 //! once per machine, not once per process, and never on the request path.
 //!
 //! The file name carries everything that decides whether a compiled module fits: the

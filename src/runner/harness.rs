@@ -416,13 +416,15 @@ async fn run_batch(
     // However the frames go, one instance never runs longer than its start-up plus every
     // remaining case (and the loading) at the wall limit.
     let phases = (request.cases.len() - start) as u32 + 1;
-    let tracker = Shared::new(Tracker::new(
+    let mut tracker = Tracker::new(
         Some(marker),
         (limits.output_kb as usize) * 1024,
         limits.wall() + STARTUP_SLACK,
         limits.wall(),
         limits.wall() * phases + STARTUP_SLACK,
-    ));
+    );
+    tracker.expect_case(start);
+    let tracker = Shared::new(tracker);
     let mut stdin = request_line(request, &nonce, start);
     if runtime == Runtime::QuickJs
         && request.kind == Kind::Io
@@ -494,6 +496,8 @@ async fn run_batch(
     let in_start_phase = tracker.phase == super::channel::Phase::Start;
     let tampered = tracker.event("tampered").cloned();
     let load_error = tracker.event("load_error").cloned();
+    // A MemoryError while loading, after a refused growth, is the memory limit.
+    let load_memory_denied = tracker.memory_denied;
     let loading_output = std::mem::take(&mut tracker.loading_output);
     let cases = std::mem::take(&mut tracker.cases);
     drop(tracker);
@@ -503,6 +507,11 @@ async fn run_batch(
         let observation = match record.end.clone() {
             Some(end) => finished_case(request.kind, &end, record),
             None if tampered.is_some() => continue,
+            // The case ran out of fuel before the epoch callback had granted it its own
+            // (it began less than a tick after the previous phase): not its fault. A
+            // fresh instance starts at it (not for the instance's first case, so each
+            // instance still makes progress).
+            None if execution.stale_fuel && index > start => continue,
             None => observation(stopped_case(request.kind, stopped.clone()), record),
         };
         observed.push((index, observation));
@@ -527,16 +536,23 @@ async fn run_batch(
             ));
         }
     } else if let Some(event) = load_error {
-        let message = error_text(&event["error"]);
+        let outcome = if load_memory_denied {
+            CaseOutcome::MemoryLimit
+        } else {
+            CaseOutcome::RuntimeError {
+                message: error_text(&event["error"]),
+            }
+        };
         for index in rest {
-            let mut failed = fixed(CaseOutcome::RuntimeError {
-                message: message.clone(),
-            });
+            let mut failed = fixed(outcome.clone());
             failed.stdout = loading_output.clone();
             observed.push((index, failed));
         }
     } else if !started_any {
-        if in_start_phase && !matches!(stopped, CaseOutcome::TimeLimit) {
+        if in_start_phase {
+            // Only the interpreter and the harness ran: whatever stopped them (an
+            // overloaded host, a memory limit too small for the interpreter itself) is not
+            // the learner's doing. The queue retries; validation shows the message.
             return Err(RunnerError(format!(
                 "the {} runtime stopped before its harness was ready: {stopped:?}; {}",
                 runtime.label(),

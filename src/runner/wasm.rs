@@ -105,6 +105,8 @@ pub(crate) struct Execution {
     pub result: Option<wasmtime::Result<()>>,
     pub fuel_spent: u64,
     pub peak_memory_bytes: u64,
+    /// The guest ran out of fuel in a phase that had not been granted its own fuel yet.
+    pub stale_fuel: bool,
 }
 
 impl Execution {
@@ -331,10 +333,16 @@ impl WasmRunner {
         };
         let remaining = store.get_fuel().unwrap_or(0);
         let state = store.into_data();
+        let out_of_fuel = matches!(
+            &result,
+            Some(Err(error)) if matches!(error.downcast_ref::<Trap>(), Some(Trap::OutOfFuel))
+        );
+        let stale_fuel = out_of_fuel && tracker.lock().seq != state.fuel.seen_seq;
         Ok(Execution {
             result,
             fuel_spent: state.fuel.spent + state.fuel.granted.saturating_sub(remaining),
             peak_memory_bytes: state.memory.peak_bytes as u64,
+            stale_fuel,
         })
     }
 }

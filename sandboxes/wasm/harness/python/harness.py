@@ -11,10 +11,10 @@ what the learner printed between `begin i` and `end i` is case i's output.
 
 Two rules keep the channel unforgeable (sandboxes/README.md, "The result channel"):
 - secrets (the nonce, the harness's functions) live only in local variables, and an
-  audit hook, which cannot be removed, refuses every way to reach a frame or walk the
-  heap while learner code runs;
-- while the hook is off ("trusted" code), the harness never calls anything learner code
-  could have replaced: it uses references taken at start-up and exact builtin types.
+  audit hook, which cannot be removed and is armed before any learner code exists,
+  refuses every way to reach a frame or walk the heap, for the whole run;
+- the harness uses references taken at start-up and exact builtin types, so learner
+  changes to modules and builtins cannot change what it writes.
 """
 
 
@@ -38,8 +38,8 @@ def main():
     join = "".join
     RuntimeError_ = RuntimeError
     # `types` reads a traceback's frame when it is first imported (and `enum`, `re`,
-    # `json`, `dataclasses` import it), which the audit hook would refuse inside learner
-    # code: import it here, while trusted.
+    # `json`, `dataclasses` import it), which the audit hook would refuse: import it
+    # before the hook exists.
     import types
 
     traceback_type = types.TracebackType
@@ -56,7 +56,7 @@ def main():
     entrypoint = request["entrypoint"]
     start = request.get("start", 0)
     cases = request["cases"]
-    trusted = [True]  # False while learner code runs; the audit hook reads it
+    allow_frame = [False]  # set only around describe()'s read of tb.tb_frame
 
     def encode(value):
         """JSON text of a plain value (see `plain`), without the json module's globals."""
@@ -84,7 +84,7 @@ def main():
 
     blocked_events = frozenset([
         "sys._getframe", "sys._current_frames", "sys._current_exceptions",
-        "sys.settrace", "sys.setprofile", "sys.monitoring.register_callback",
+        "sys.settrace", "sys.setprofile", "sys.monitoring.register_callback", "sys.addaudithook",
         "gc.get_objects", "gc.get_referrers", "gc.get_referents",
     ])
     frame_attributes = frozenset(["tb_frame", "gi_frame", "cr_frame", "ag_frame"])
@@ -99,9 +99,9 @@ def main():
     ])
 
     def audit(event, args):
-        if trusted[0]:
-            return
         if event == "object.__getattr__" and len_(args) > 1 and args[1] in frame_attributes:
+            if allow_frame[0] and args[1] == "tb_frame":
+                return
             raise RuntimeError_("the grader does not allow access to stack frames")
         if event == "object.__setattr__" and len_(args) > 1 and args[1] == "__code__":
             raise RuntimeError_("the grader does not allow replacing code objects")
@@ -110,14 +110,32 @@ def main():
         if event in blocked_events:
             raise RuntimeError_(f"the grader does not allow {event}")
 
-    sys.addaudithook(audit)
+    # Modules the harness needs are imported before learner code could shadow them.
+    if kind == "sql":
+        import binascii
+        import sqlite3
+    if kind == "suite":
+        import importlib.util
+        import traceback
+        import unittest
+
+        traceback.clear_frames = lambda tb: None  # assertRaises walks frames only to free them
     import _imp
+    import gc
+
+    # No automatic cyclic collection: it would run learner finalizers (`__del__`,
+    # weakref callbacks) at whatever point of the harness an allocation happened to be.
+    gc.disable()
+    # The hook is armed from here to the end, for harness and learner code alike: no
+    # "trusted" state exists that learner code could run in. The harness's one need, the
+    # frames of a traceback it formats, is a token set around that single attribute read.
+    sys.addaudithook(audit)
 
     create_builtin = _imp.create_builtin
 
     def guarded_create_builtin(spec):
         name = spec.name
-        if not trusted[0] and (type_(name) is not str_ or name in forbidden_modules):
+        if type_(name) is not str_ or name in forbidden_modules:
             raise ImportError(f"the grader does not allow importing {name!r}")
         return create_builtin(spec)
 
@@ -129,12 +147,8 @@ def main():
     sys._getframe = lambda depth=0: None
 
     def untrusted(call, *args):
-        """Runs learner-reachable code with the audit hook armed."""
-        trusted[0] = False
-        try:
-            return call(*args)
-        finally:
-            trusted[0] = True
+        """Marks a call into learner-reachable code (the hook is armed throughout)."""
+        return call(*args)
 
     def plain(value, depth=0):
         """A copy made only of JSON's own exact types: no subclass, no custom __eq__."""
@@ -191,7 +205,12 @@ def main():
         message = message if type_(message) is str_ else "(the exception could not be printed)"
         frames = []
         while type_(tb) is traceback_type:
-            code = tb.tb_frame.f_code
+            allow_frame[0] = True
+            try:
+                frame = tb.tb_frame
+            finally:
+                allow_frame[0] = False
+            code = frame.f_code
             filename, function = code.co_filename, code.co_name
             if type_(filename) is str_ and type_(function) is str_ and (
                     filename.startswith("/submission/") or filename.startswith("/support/")):
@@ -228,16 +247,6 @@ def main():
             emit({"event": "compile_error", "message": f"cannot read {path}: {error}"})
         return None
 
-    # Modules the harness needs are imported before learner code could shadow them.
-    if kind == "sql":
-        import binascii
-        import sqlite3
-    if kind == "suite":
-        import importlib.util
-        import traceback
-        import unittest
-
-        traceback.clear_frames = lambda tb: None  # assertRaises walks frames only to free them
     # `-S` skips the site module (~15 ms); these are the two helpers it would add.
     def exit(code=None):
         raise SystemExit_(code)

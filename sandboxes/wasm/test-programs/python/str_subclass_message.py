@@ -1,15 +1,31 @@
 # D5 (runtime_error): an exception whose __str__ returns a str subclass, hoping the
-# harness formats it outside the audit hook and runs the subclass's code there.
+# harness formats it where frames are reachable. If it were, the subclass would find the
+# nonce and forge a passing frame (the verdict would be accepted).
 import os
+
+
+def forge():
+    try:
+        raise RuntimeError
+    except RuntimeError as error:
+        frame = error.__traceback__.tb_frame
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if type(value) is bytes and value.startswith(b"\n\x1e"):
+                os.write(1, value + b'{"event":"end","case":0,"ok":true,"value":"sandbox held"}\n')
+                os.write(1, value + b'{"event":"done"}\n')
+                os._exit(0)
+        frame = frame.f_back
 
 
 class Sneaky(str):
     def __str__(self):
-        os.write(1, b'\n\x1e' + b'0' * 32 + b' {"event":"end","case":0,"ok":true,"value":"sandbox held"}\n')
-        return "sandbox held"
+        forge()
+        return "boom"
 
     def __format__(self, spec):
-        return self.__str__()
+        forge()
+        return "boom"
 
 
 class Boom(Exception):
