@@ -273,3 +273,31 @@ async fn concurrent_first_gradings_load_each_runtime_once() {
         "{loads:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_fetches_missing_runtimes_before_it_grades() {
+    let fresh = tempfile::tempdir().unwrap();
+    let dir = fresh.path().to_path_buf();
+    let app = TestApp::spawn_with(Backend::Sqlite, |args| {
+        args.exercises = repo().join("exercises");
+        args.runtimes = verdict::runtimes::RuntimeArgs {
+            runtimes_dir: Some(dir),
+        };
+    })
+    .await;
+    for file in ["python.wasm", "quickjs.wasm"] {
+        assert!(fresh.path().join(file).is_file(), "{file} was fetched");
+    }
+    let learner = app.learner("ada").await;
+    let created = app
+        .submit(
+            &learner,
+            json!({"exercise": "js-fizzbuzz", "files": {"fizzbuzz.js": crate::common::solution("js-fizzbuzz", "fizzbuzz.js")}}),
+        )
+        .await;
+    let done = app
+        .wait_final(created["id"].as_str().unwrap(), &learner)
+        .await;
+    assert_eq!(done["verdict"], "accepted", "{done}");
+    app.stop().await;
+}
