@@ -1,10 +1,10 @@
 //! Runner images for the Docker sandbox, built offline from Debian packages (no image can
 //! be pulled here): `mmdebstrap` makes a root filesystem from `packages`, reading this
 //! machine's own apt sources, `docker import` turns it into a base image, and the
-//! recipe's `Dockerfile` adds the unprivileged user on top.
+//! shared `Dockerfile` adds the unprivileged user on top.
 //!
-//! A recipe is `sandboxes/docker/<language>/{packages,Dockerfile}`. Its key is the
-//! SHA-256 of the package list, the Dockerfile and the apt sources; the image is tagged
+//! A recipe is `sandboxes/docker/<language>/packages`. Its key is the SHA-256 of the
+//! package list, the shared Dockerfile and the apt sources; the image is tagged
 //! `verdict-runner-<language>:<key>`, so a build skips an image that is current, and any
 //! change to a recipe makes a new image. Every program runs without a shell, with
 //! arguments that come from the recipe files (package names are checked).
@@ -103,10 +103,13 @@ fn image_id(tag: &str) -> Option<String> {
 /// Builds (or finds current) the image of every recipe under `args.recipes`.
 pub fn build(args: &ImageArgs, progress: &dyn Fn(&str)) -> anyhow::Result<Vec<Image>> {
     let sources = apt_sources()?;
+    let dockerfile_path = args.recipes.join("Dockerfile");
+    let dockerfile = std::fs::read_to_string(&dockerfile_path)
+        .with_context(|| format!("cannot read {}", dockerfile_path.display()))?;
     let mut languages: Vec<String> = std::fs::read_dir(&args.recipes)
         .with_context(|| format!("cannot read {}", args.recipes.display()))?
         .filter_map(Result::ok)
-        .filter(|entry| entry.path().join("Dockerfile").is_file())
+        .filter(|entry| entry.path().join("packages").is_file())
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .filter(|language| args.only.as_ref().is_none_or(|only| only == language))
         .collect();
@@ -122,9 +125,11 @@ pub fn build(args: &ImageArgs, progress: &dyn Fn(&str)) -> anyhow::Result<Vec<Im
     );
     let mut images = Vec::new();
     for language in languages {
+        let recipe = args.recipes.join(&language);
         images.push(build_one(
-            &args.recipes.join(&language),
+            &recipe,
             &language,
+            &dockerfile,
             &sources,
             progress,
         )?);
@@ -135,15 +140,15 @@ pub fn build(args: &ImageArgs, progress: &dyn Fn(&str)) -> anyhow::Result<Vec<Im
 fn build_one(
     dir: &Path,
     language: &str,
+    dockerfile: &str,
     sources: &Path,
     progress: &dyn Fn(&str),
 ) -> anyhow::Result<Image> {
     let packages = packages(dir)?;
-    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile"))?;
     let mut hasher = Sha256::new();
     hasher.update(SUITE);
     hasher.update(packages.join("\n"));
-    hasher.update(&dockerfile);
+    hasher.update(dockerfile);
     hasher.update(std::fs::read(sources)?);
     let key = &hex::encode(hasher.finalize())[..16];
     let base = format!("verdict-base-{language}:{key}");

@@ -9,6 +9,15 @@ use verdict::exercise::package::{Package, PackageLimits};
 
 crate::on_both_backends!(every_language_example_grades_end_to_end);
 
+/// The example package `exercises/<slug>`.
+fn example(slug: &str) -> Package {
+    Package::from_dir(
+        &repo().join("exercises").join(slug),
+        PackageLimits::default(),
+    )
+    .unwrap()
+}
+
 /// The example packages that run in a language runtime (not plain wasm).
 fn language_examples() -> Vec<Package> {
     let mut packages: Vec<Package> = std::fs::read_dir(repo().join("exercises"))
@@ -103,11 +112,7 @@ async fn every_language_example_grades_end_to_end(backend: Backend) {
 async fn tracebacks_show_for_visible_tests_only() {
     let app = full_catalogue(Backend::Sqlite).await;
     let learner = app.learner("ada").await;
-    let package = Package::from_dir(
-        &repo().join("exercises/python-leap"),
-        PackageLimits::default(),
-    )
-    .unwrap();
+    let package = example("python-leap");
     let entrypoint = package.manifest.files.entrypoint.clone();
     let function = package.manifest.function.as_ref().unwrap().name.clone();
     let broken = format!(
@@ -152,11 +157,7 @@ async fn tracebacks_show_for_visible_tests_only() {
 async fn a_tampered_test_framework_is_never_accepted() {
     let app = full_catalogue(Backend::Sqlite).await;
     let learner = app.learner("mallory").await;
-    let package = Package::from_dir(
-        &repo().join("exercises/python-stack-suite"),
-        PackageLimits::default(),
-    )
-    .unwrap();
+    let package = example("python-stack-suite");
     let entrypoint = package.manifest.files.entrypoint.clone();
     let useless = "class Stack:\n    def __init__(self):\n        pass\n    def push(self, item):\n        pass\n    def pop(self):\n        return None\n    def peek(self):\n        return None\n    def __len__(self):\n        return 0\n    def is_empty(self):\n        return True\n";
     let attacks = [
@@ -235,11 +236,7 @@ async fn concurrent_first_gradings_load_each_runtime_once() {
         verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
     )
     .unwrap();
-    let package = Package::from_dir(
-        &repo().join("exercises/python-leap"),
-        PackageLimits::default(),
-    )
-    .unwrap();
+    let package = example("python-leap");
     let maxima = verdict::runner::Limits {
         cpu_ms: 10_000,
         wall_ms: 20_000,
