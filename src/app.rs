@@ -6,8 +6,9 @@ use crate::api::{self, AppState};
 use crate::config::{ApiArgs, DatabaseArgs, LimitArgs, WorkerArgs};
 use crate::exercise::package::{Package, PackageLimits};
 use crate::queue::{MAX_ATTEMPTS, Queue};
+use crate::runner::docker::{DockerArgs, DockerRunner};
 use crate::runner::wasm::WasmRunner;
-use crate::runner::{Limits, Runner};
+use crate::runner::{Limits, Runner, Sandboxes};
 use crate::runtimes::RuntimeArgs;
 use crate::store::Store;
 use crate::worker::Grader;
@@ -42,6 +43,8 @@ pub struct ServeArgs {
     pub no_workers: bool,
     #[command(flatten)]
     pub runtimes: RuntimeArgs,
+    #[command(flatten)]
+    pub docker: DockerArgs,
 }
 
 /// The parts every process shares.
@@ -62,13 +65,16 @@ impl Services {
         database: &DatabaseArgs,
         limits: &LimitArgs,
         runtimes: &RuntimeArgs,
+        docker: &DockerArgs,
+        concurrency: usize,
     ) -> anyhow::Result<Services> {
         let location = database.location()?;
         let store = Store::open(&location).await?;
         let queue = Queue::open(&location).await?;
         let maxima = limits.maxima();
-        let runner: Arc<dyn Runner> =
-            Arc::new(ready_runner(maxima.memory_mb, runtimes, log_progress).await?);
+        let runner: Arc<dyn Runner> = Arc::new(
+            ready_runner(maxima.memory_mb, runtimes, docker, concurrency, log_progress).await?,
+        );
         Ok(Services {
             store,
             queue,
@@ -117,19 +123,24 @@ impl Services {
     }
 }
 
-/// A wasm runner whose language runtimes are fetched (when missing) and compiled (or
-/// loaded from the disk cache); `progress` hears each step.
+/// The sandboxes, ready to grade: the wasm runner, whose language runtimes are fetched
+/// (when missing) and compiled (or loaded from the disk cache), and the Docker runner
+/// when `docker` allows it (engine checked, images built, orphans swept, canaries run).
+/// `progress` hears each step; `concurrency` caps the containers held at once.
 pub async fn ready_runner(
     max_memory_mb: u64,
     runtimes: &RuntimeArgs,
+    docker: &DockerArgs,
+    concurrency: usize,
     progress: fn(&str),
-) -> anyhow::Result<WasmRunner> {
+) -> anyhow::Result<Sandboxes> {
     let store = runtimes.store();
     let fetch_store = store.clone();
     tokio::task::spawn_blocking(move || fetch_store.ensure(&|line| progress(line))).await??;
-    let runner = WasmRunner::new(max_memory_mb, store)?;
-    crate::runner::harness::warm_up(&runner, &|line| progress(line)).await?;
-    Ok(runner)
+    let wasm = WasmRunner::new(max_memory_mb, store)?;
+    crate::runner::harness::warm_up(&wasm, &|line| progress(line)).await?;
+    let docker = DockerRunner::connect(docker, concurrency, &|line| progress(line)).await?;
+    Ok(Sandboxes { wasm, docker })
 }
 
 /// Progress of start-up steps, in the log.
@@ -227,7 +238,14 @@ impl RunningServer {
 
 /// Opens everything, loads exercises, binds, and starts serving in the background.
 pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
-    let services = Services::open(&args.database, &args.limits, &args.runtimes).await?;
+    let services = Services::open(
+        &args.database,
+        &args.limits,
+        &args.runtimes,
+        &args.docker,
+        args.worker.concurrency(),
+    )
+    .await?;
     load_exercises(&services, &args.exercises).await?;
     let (shutdown, stop) = watch::channel(false);
     let mut tasks = Vec::new();

@@ -38,6 +38,8 @@ pub struct BenchArgs {
     pub sqlite_synchronous: crate::store::Synchronous,
     #[command(flatten)]
     pub runtimes: crate::runtimes::RuntimeArgs,
+    #[command(flatten)]
+    pub docker: crate::runner::docker::DockerArgs,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -133,6 +135,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         exercises: exercises.path().to_path_buf(),
         no_workers: false,
         runtimes: args.runtimes.clone(),
+        docker: args.docker.clone(),
     };
     eprintln!("bench: starting a server on a fresh database");
     let server = app::spawn(serve).await?;

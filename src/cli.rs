@@ -3,6 +3,7 @@
 use crate::app::{self, ServeArgs, Services};
 use crate::config::{DatabaseArgs, LimitArgs, WorkerArgs};
 use crate::exercise::package::{Package, PackageLimits};
+use crate::runner::docker::DockerArgs;
 use crate::runtimes::RuntimeArgs;
 use crate::store::Store;
 use crate::store::tokens::Role;
@@ -33,6 +34,8 @@ pub enum Command {
         limits: LimitArgs,
         #[command(flatten)]
         runtimes: RuntimeArgs,
+        #[command(flatten)]
+        docker: DockerArgs,
     },
     /// Create or update the database schema and the queue tables.
     Migrate {
@@ -66,8 +69,7 @@ pub enum Command {
     /// Manage the pinned WASI language runtimes (CPython, QuickJS-NG).
     #[command(subcommand)]
     Runtimes(RuntimesCommand),
-    /// Build the Docker runner images from Debian packages (groundwork: the Docker
-    /// runner itself is not built yet).
+    /// Build the Docker runner images from Debian packages.
     #[command(subcommand)]
     Images(ImagesCommand),
 }
@@ -115,6 +117,8 @@ pub enum ExerciseCommand {
         limits: LimitArgs,
         #[command(flatten)]
         runtimes: RuntimeArgs,
+        #[command(flatten)]
+        docker: DockerArgs,
     },
     /// Upload a package folder to a server.
     Push {
@@ -149,8 +153,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             worker,
             limits,
             runtimes,
+            docker,
         } => {
-            let services = Services::open(&database, &limits, &runtimes).await?;
+            let services =
+                Services::open(&database, &limits, &runtimes, &docker, worker.concurrency())
+                    .await?;
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let workers = services.start_workers(worker.concurrency(), stopped);
             eprintln!(
@@ -188,7 +195,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             dir,
             limits,
             runtimes,
-        }) => validate(&dir, &limits, &runtimes).await,
+            docker,
+        }) => validate(&dir, &limits, &runtimes, &docker).await,
         Command::Images(ImagesCommand::Build(args)) => {
             let images = tokio::task::spawn_blocking(move || {
                 crate::images::build(&args, &|line| eprintln!("{line}"))
@@ -236,12 +244,20 @@ async fn validate(
     dir: &std::path::Path,
     limits: &LimitArgs,
     runtimes: &RuntimeArgs,
+    docker: &DockerArgs,
 ) -> anyhow::Result<i32> {
     eprintln!("reading {}", dir.display());
     let package = Package::from_dir(dir, PackageLimits::default())
         .map_err(|error| anyhow::anyhow!("{}: {error}", dir.display()))?;
-    let runner =
-        app::ready_runner(limits.max_memory_mb, runtimes, |line| eprintln!("{line}")).await?;
+    // Docker is started only for a package that asks for it.
+    let mut docker = docker.clone();
+    if package.manifest.runner() == crate::exercise::manifest::RunnerKind::Wasm {
+        docker.mode = crate::runner::docker::DockerMode::Off;
+    }
+    let runner = app::ready_runner(limits.max_memory_mb, runtimes, &docker, 1, |line| {
+        eprintln!("{line}")
+    })
+    .await?;
     let progress = |line: &str| eprintln!("{line}");
     match crate::exercise::validate(&package, &runner, &limits.maxima(), &progress).await {
         Ok((exercise, report)) => {

@@ -234,9 +234,9 @@ fn grade_case(
         (None, _) => None,
     };
     let actual = match kind {
-        Kind::Function | Kind::Sql => observation.value.clone(),
+        Kind::Function | Kind::Sql | Kind::Http => observation.value.clone(),
         Kind::Suite => None,
-        Kind::Io | Kind::Http => Some(serde_json::Value::String(cap_text(&stdout))),
+        Kind::Io => Some(serde_json::Value::String(cap_text(&stdout))),
     };
     TestResult {
         name: test.name.clone(),
@@ -279,7 +279,15 @@ fn judge(
 ) -> Result<(), (TestStatus, String)> {
     let failed = |why: String| (TestStatus::Failed, why);
     match kind {
-        Kind::Io | Kind::Http => compare(test, stdout).map_err(failed),
+        Kind::Io => compare(test, stdout).map_err(failed),
+        Kind::Http => {
+            let expected = test.expected.as_ref().unwrap_or(&serde_json::Value::Null);
+            let actual = observation
+                .value
+                .as_ref()
+                .unwrap_or(&serde_json::Value::Null);
+            http_matches(expected, actual, test.tolerance.unwrap_or(0.0)).map_err(failed)
+        }
         Kind::Function => {
             let expected = test.expected.as_ref().unwrap_or(&serde_json::Value::Null);
             let actual = observation
@@ -324,6 +332,100 @@ fn judge(
                 _ => Err((TestStatus::Error, message)),
             }
         }
+    }
+}
+
+/// Checks an HTTP answer `{status, headers, body}` against an `expect` table: the
+/// status, each named header (names case-insensitive, values exact), and the body as a
+/// JSON subset (`json`) or exactly (`body`).
+fn http_matches(
+    expected: &serde_json::Value,
+    actual: &serde_json::Value,
+    tolerance: f64,
+) -> Result<(), String> {
+    let status = &actual["status"];
+    if expected["status"] != *status {
+        return Err(format!(
+            "expected status {}, got {}",
+            expected["status"],
+            preview(status)
+        ));
+    }
+    if let Some(headers) = expected["headers"].as_object() {
+        for (name, want) in headers {
+            let got = &actual["headers"][name.to_ascii_lowercase()];
+            let matches = match (want.as_str(), got.as_str()) {
+                // A media type matches with or without parameters (`; charset=utf-8`).
+                (Some(want), Some(got)) if name.eq_ignore_ascii_case("content-type") => {
+                    got == want || got.split(';').next().map(str::trim) == Some(want)
+                }
+                (Some(want), Some(got)) => want == got,
+                _ => false,
+            };
+            if !matches {
+                return Err(format!(
+                    "expected header {name}: {}, got {}",
+                    want.as_str().unwrap_or_default(),
+                    got.as_str().unwrap_or("(absent)")
+                ));
+            }
+        }
+    }
+    let body = actual["body"].as_str().unwrap_or_default();
+    if let Some(want) = expected.get("json") {
+        let Ok(got) = serde_json::from_str::<serde_json::Value>(body) else {
+            return Err(format!(
+                "expected a JSON body, got {}",
+                preview(&serde_json::Value::String(body.to_string()))
+            ));
+        };
+        if !json_subset(want, &got, tolerance) {
+            return Err(format!(
+                "expected the body to contain {}, got {}",
+                preview(want),
+                preview(&got)
+            ));
+        }
+    }
+    if let Some(want) = expected["body"].as_str()
+        && want != body
+    {
+        return Err(format!(
+            "expected the body {}, got {}",
+            preview(&expected["body"]),
+            preview(&serde_json::Value::String(body.to_string()))
+        ));
+    }
+    Ok(())
+}
+
+/// `want` is found in `got`: objects may hold more keys, arrays match item by item with
+/// the same length, and scalars compare as in `values_equal`.
+pub fn json_subset(want: &serde_json::Value, got: &serde_json::Value, tolerance: f64) -> bool {
+    use serde_json::Value;
+    match (want, got) {
+        (Value::Object(want), Value::Object(got)) => want.iter().all(|(key, w)| {
+            got.get(key)
+                .is_some_and(|g| json_subset(w, g, tolerance))
+        }),
+        (Value::Array(want), Value::Array(got)) => {
+            want.len() == got.len()
+                && want
+                    .iter()
+                    .zip(got)
+                    .all(|(w, g)| json_subset(w, g, tolerance))
+        }
+        _ => values_equal(want, got, tolerance),
+    }
+}
+
+/// The `expect` table a reference's answer sets when a manifest leaves it out: its
+/// status, and its body as JSON (a subset check) or as text.
+pub fn http_expectation(answer: &serde_json::Value) -> serde_json::Value {
+    let body = answer["body"].as_str().unwrap_or_default();
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(json) => serde_json::json!({"status": answer["status"], "json": json}),
+        Err(_) => serde_json::json!({"status": answer["status"], "body": body}),
     }
 }
 
@@ -493,6 +595,7 @@ mod tests {
 
     fn io_test(expected: &str, compare: Compare) -> ResolvedTest {
         ResolvedTest {
+            request: None,
             name: "t".into(),
             weight: 1.0,
             visibility: Visibility::Visible,

@@ -5,6 +5,7 @@
 
 use crate::exercise::grade_files;
 use crate::grading::Verdict;
+use crate::exercise::manifest::RunnerKind;
 use crate::runner::{Limits, RunReport, Runner};
 use crate::store::Store;
 use crate::store::submissions::{Claim, Status};
@@ -173,11 +174,13 @@ impl Grader {
         let result = serde_json::json!({
             "tests": grade.tests,
             "message": grade.message,
-            "runner": self.runner.name(),
+            "runner": exercise.runner.as_str(),
             "runtime": runtime,
             "limits": limits,
+            // CPU in the runner's unit: wasm fuel, or Docker's CPU microseconds.
             "resources": {
-                "cpu_fuel": cpu,
+                "cpu_fuel": (exercise.runner == RunnerKind::Wasm).then_some(cpu),
+                "cpu_us": (exercise.runner == RunnerKind::Docker).then_some(cpu),
                 "wall_ms": elapsed.as_millis() as u64,
                 "peak_memory_bytes": peak_memory,
             },
@@ -196,7 +199,7 @@ impl Grader {
             )
             .await?;
         if written {
-            record_metrics(grade.verdict, self.runner.name(), elapsed);
+            record_metrics(grade.verdict, exercise.runner.as_str(), elapsed);
             tracing::info!(
                 verdict = grade.verdict.as_str(),
                 score = grade.score,

@@ -71,12 +71,18 @@ pub enum RunnerKind {
     Docker,
 }
 
-impl fmt::Display for RunnerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl RunnerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
             RunnerKind::Wasm => "wasm",
             RunnerKind::Docker => "docker",
-        })
+        }
+    }
+}
+
+impl fmt::Display for RunnerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -304,6 +310,14 @@ impl Manifest {
                         ));
                     }
                 }
+                Kind::Http => {
+                    http_request(test.request.as_ref())
+                        .map_err(|problem| ManifestError::new(field("request"), problem))?;
+                    if let Some(expect) = &test.expect {
+                        check_http_expect(expect)
+                            .map_err(|problem| ManifestError::new(field("expect"), problem))?;
+                    }
+                }
                 _ => {}
             }
             if self.kind == Kind::Io {
@@ -440,14 +454,128 @@ impl Manifest {
                 }
             }
             Kind::Http => {
-                self.http
-                    .as_ref()
-                    .ok_or_else(|| missing("http", "command, port, ready_path"))?;
+                let http = self.http.as_ref().ok_or_else(|| {
+                    missing("http", "command = [\"python3\", \"app.py\"], port, ready_path")
+                })?;
+                if http.command.is_empty() || http.command.iter().any(|part| part.is_empty()) {
+                    return Err(ManifestError::new(
+                        "http.command",
+                        "give the program and its arguments as a non-empty list of words",
+                    ));
+                }
+                if http.port < 1024 {
+                    return Err(ManifestError::new(
+                        "http.port",
+                        "use a port from 1024 up (the server runs without privileges)",
+                    ));
+                }
+                if let Some(path) = &http.ready_path
+                    && !path.starts_with('/')
+                {
+                    return Err(ManifestError::new("http.ready_path", "must start with /"));
+                }
             }
             Kind::Io => {}
         }
         Ok(())
     }
+}
+
+/// HTTP methods a probe may use.
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// An http test's `request` in the form the prober sends: `{method, path, headers,
+/// body}`, where `json = …` became a JSON body with its content type.
+pub fn http_request(request: Option<&serde_json::Value>) -> Result<serde_json::Value, String> {
+    let request = request
+        .and_then(|r| r.as_object())
+        .ok_or("kind \"http\" needs request = { method = \"GET\", path = \"/todos\" }")?;
+    for key in request.keys() {
+        if !["method", "path", "headers", "json", "body"].contains(&key.as_str()) {
+            return Err(format!(
+                "unknown field {key:?} (use method, path, headers, json or body)"
+            ));
+        }
+    }
+    let method = request
+        .get("method")
+        .and_then(|m| m.as_str())
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
+    if !METHODS.contains(&method.as_str()) {
+        return Err(format!("method {method:?} is not one of {}", METHODS.join(", ")));
+    }
+    let path = request
+        .get("path")
+        .and_then(|p| p.as_str())
+        .ok_or("needs a path, such as \"/todos\"")?;
+    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("path {path:?} must start with / and hold no spaces"));
+    }
+    let mut headers = serde_json::Map::new();
+    if let Some(given) = request.get("headers") {
+        let given = given.as_object().ok_or("headers must be a table of strings")?;
+        for (name, value) in given {
+            let value = value.as_str().ok_or("headers must be a table of strings")?;
+            let ok = !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !value.chars().any(|c| c.is_control());
+            if !ok {
+                return Err(format!("header {name:?} is not a valid header"));
+            }
+            headers.insert(name.to_ascii_lowercase(), value.into());
+        }
+    }
+    let body = match (request.get("json"), request.get("body")) {
+        (Some(_), Some(_)) => return Err("give json or body, not both".to_string()),
+        (Some(json), None) => {
+            headers
+                .entry("content-type")
+                .or_insert_with(|| "application/json".into());
+            Some(json.to_string())
+        }
+        (None, Some(body)) => Some(body.as_str().ok_or("body must be a string")?.to_string()),
+        (None, None) => None,
+    };
+    Ok(serde_json::json!({
+        "method": method,
+        "path": path,
+        "headers": headers,
+        "body": body,
+    }))
+}
+
+/// An http test's `expect`: `status`, and optionally `headers`, `json` (a subset) or
+/// `body` (exact).
+fn check_http_expect(expect: &serde_json::Value) -> Result<(), String> {
+    let expect = expect
+        .as_object()
+        .ok_or("expect must be a table, such as { status = 200, json = [] }")?;
+    for key in expect.keys() {
+        if !["status", "headers", "json", "body"].contains(&key.as_str()) {
+            return Err(format!("unknown field {key:?} (use status, headers, json or body)"));
+        }
+    }
+    match expect.get("status").and_then(|s| s.as_u64()) {
+        Some(100..=599) => {}
+        _ => return Err("needs a status from 100 to 599".to_string()),
+    }
+    if expect.contains_key("json") && expect.contains_key("body") {
+        return Err("give json or body, not both".to_string());
+    }
+    if let Some(headers) = expect.get("headers")
+        && !headers
+            .as_object()
+            .is_some_and(|h| h.values().all(|v| v.is_string()))
+    {
+        return Err("headers must be a table of strings".to_string());
+    }
+    if let Some(body) = expect.get("body")
+        && !body.is_string()
+    {
+        return Err("body must be a string".to_string());
+    }
+    Ok(())
 }
 
 /// A learner file name is one plain path component: no folders, no dot files.

@@ -49,20 +49,26 @@ pub enum ValidationError {
     Runner(#[from] RunnerError),
 }
 
-/// Kinds and languages this build can grade.
+/// Kinds and languages this build can grade, by runner.
 fn check_supported(package: &Package) -> Result<(), ManifestError> {
     let manifest = &package.manifest;
     match (manifest.runner(), manifest.language, manifest.kind) {
         (RunnerKind::Wasm, Language::Wasm, Kind::Io)
         | (RunnerKind::Wasm, Language::Python, Kind::Io | Kind::Function | Kind::Suite)
         | (RunnerKind::Wasm, Language::Javascript, Kind::Io | Kind::Function)
-        | (RunnerKind::Wasm, Language::Sql, Kind::Sql) => Ok(()),
+        | (RunnerKind::Wasm, Language::Sql, Kind::Sql)
+        | (
+            RunnerKind::Docker,
+            Language::Python | Language::Javascript,
+            Kind::Io | Kind::Function | Kind::Suite | Kind::Http,
+        ) => Ok(()),
         (runner, language, kind) => Err(ManifestError::new(
             "kind",
             format!(
-                "runner {runner} cannot grade language {language:?} with kind {kind:?} in this build; \
+                "runner {runner} cannot grade language {language:?} with kind {kind:?}; \
                  the wasm runner grades python (io, function, suite), javascript (io, function), \
-                 sql (sql) and wasm (io)"
+                 sql (sql) and wasm (io); the docker runner grades python and javascript \
+                 (io, function, suite, http)"
             ),
         )),
     }
@@ -93,7 +99,15 @@ fn resolve_tests(package: &Package) -> Result<Vec<ResolvedTest>, PackageError> {
                 .expected_rows
                 .as_ref()
                 .map(|rows| serde_json::json!(rows)),
+            Kind::Http => test.expect.clone(),
             _ => test.expected.clone(),
+        };
+        let request = match package.manifest.kind {
+            Kind::Http => Some(
+                manifest::http_request(test.request.as_ref())
+                    .map_err(|problem| ManifestError::new(format!("tests[{index}].request"), problem))?,
+            ),
+            _ => None,
         };
         tests.push(ResolvedTest {
             name: test.name.clone(),
@@ -108,6 +122,7 @@ fn resolve_tests(package: &Package) -> Result<Vec<ResolvedTest>, PackageError> {
             expected,
             seed,
             ordered: test.ordered.unwrap_or(false),
+            request,
         });
     }
     Ok(tests)
@@ -159,10 +174,12 @@ pub fn run_request(
             Kind::Function => CaseInput::Call(test.args.clone().unwrap_or_default()),
             Kind::Sql => CaseInput::Seed(test.seed.clone().unwrap_or_default()),
             Kind::Suite => CaseInput::Test(test.name.clone()),
-            Kind::Io | Kind::Http => CaseInput::Stdin(test.stdin.clone().into_bytes()),
+            Kind::Http => CaseInput::Request(test.request.clone().unwrap_or_default()),
+            Kind::Io => CaseInput::Stdin(test.stdin.clone().into_bytes()),
         })
         .collect();
     RunRequest {
+        runner: exercise.runner,
         language: exercise.language,
         kind: exercise.kind,
         files,
@@ -174,6 +191,7 @@ pub fn run_request(
             .collect(),
         function: exercise.function.clone(),
         schema: exercise.schema.clone(),
+        http: exercise.http.clone(),
         cases,
         limits: Limits::resolve(&exercise.limits, maxima),
     }
@@ -244,6 +262,17 @@ pub async fn validate(
 ) -> Result<(ResolvedExercise, ValidationReport), ValidationError> {
     check_supported(package).map_err(PackageError::from)?;
     let manifest = &package.manifest;
+    if !runner.supports(manifest.runner()) {
+        return Err(PackageError::from(ManifestError::new(
+            "runner",
+            format!(
+                "this exercise needs the {} runner, which this server does not have \
+                 (start it with --docker on and a working Docker engine)",
+                manifest.runner()
+            ),
+        ))
+        .into());
+    }
     let solution = package.folder("solution");
     if !solution.contains_key(&manifest.files.entrypoint) {
         return Err(PackageError::from(ManifestError::new(
@@ -276,6 +305,7 @@ pub async fn validate(
             None => None,
         },
         support: resolve_support(package)?,
+        http: manifest.http.clone(),
     };
     let mut report = ValidationReport {
         slug: exercise.slug.clone(),
@@ -302,6 +332,7 @@ pub async fn validate(
                 }
                 Kind::Function if test.expected.is_none() => "expected",
                 Kind::Sql if test.expected.is_none() => "expected_rows",
+                Kind::Http if test.expected.is_none() => "expect",
                 _ => continue,
             };
             if !clean {
@@ -312,6 +343,8 @@ pub async fn validate(
             } else if exercise.kind == Kind::Io {
                 test.expected_stdout =
                     Some(String::from_utf8_lossy(&observation.stdout).into_owned());
+            } else if exercise.kind == Kind::Http {
+                test.expected = observation.value.as_ref().map(crate::grading::http_expectation);
             } else {
                 test.expected = observation.value.clone();
             }

@@ -1,7 +1,9 @@
 //! The stored form of an exercise version: the manifest with every test made concrete
 //! (case files inlined, expected values computed from the reference solution).
 
-use super::manifest::{Compare, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility};
+use super::manifest::{
+    Compare, HttpSpec, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -28,6 +30,10 @@ pub struct ResolvedTest {
     /// sql: compare rows in order (else as a multiset).
     #[serde(default)]
     pub ordered: bool,
+    /// http: the request to send, `{method, path, headers, body}` (`expected` holds the
+    /// `expect` table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<serde_json::Value>,
 }
 
 impl ResolvedTest {
@@ -66,6 +72,9 @@ pub struct ResolvedExercise {
     /// suite: the test files (by plain name) that run inside the sandbox.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub support: BTreeMap<String, String>,
+    /// http: the server command, port and readiness path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpSpec>,
 }
 
 impl ResolvedExercise {

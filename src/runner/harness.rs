@@ -250,6 +250,7 @@ fn request_line(request: &RunRequest, nonce: &str, start: usize) -> Vec<u8> {
             CaseInput::Call(args) => serde_json::json!({"args": args}),
             CaseInput::Seed(seed) => serde_json::json!({"seed": seed}),
             CaseInput::Test(name) => serde_json::json!({"test": name}),
+            CaseInput::Request(_) => serde_json::Value::Null,
         })
         .collect();
     let suite: Vec<String> = request

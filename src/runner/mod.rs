@@ -8,10 +8,11 @@
 
 mod channel;
 pub mod compiled;
+pub mod docker;
 pub mod harness;
 pub mod wasm;
 
-use crate::exercise::manifest::{Kind, Language};
+use crate::exercise::manifest::{HttpSpec, Kind, Language, RunnerKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -57,6 +58,8 @@ impl Limits {
 /// One program to run against a list of inputs (one per test, in manifest order).
 #[derive(Debug, Clone)]
 pub struct RunRequest {
+    /// The sandbox the exercise asks for.
+    pub runner: RunnerKind,
     pub language: Language,
     pub kind: Kind,
     /// The learner's files (never the solution, never expected values).
@@ -68,6 +71,8 @@ pub struct RunRequest {
     pub function: Option<String>,
     /// The `sql` kind's schema (SQL text).
     pub schema: Option<String>,
+    /// The `http` kind's server command, port and readiness path.
+    pub http: Option<HttpSpec>,
     /// One input per test, in manifest order.
     pub cases: Vec<CaseInput>,
     pub limits: Limits,
@@ -84,6 +89,8 @@ pub enum CaseInput {
     Seed(String),
     /// suite: the test to run (`Class.test_method`, or a full id).
     Test(String),
+    /// http: the request to send, `{method, path, headers, body}`.
+    Request(serde_json::Value),
 }
 
 /// How one case ended.
@@ -152,4 +159,40 @@ pub trait Runner: Send + Sync {
 
     /// Runs every case of `request`; learner failures are in the report, not in `Err`.
     async fn run(&self, request: &RunRequest) -> Result<(RunReport, RuntimeInfo), RunnerError>;
+
+    /// Whether this runner can run exercises that ask for `runner`.
+    fn supports(&self, runner: RunnerKind) -> bool {
+        runner.as_str() == self.name()
+    }
+}
+
+/// Every sandbox this process has; each request goes to the one its exercise names.
+pub struct Sandboxes {
+    pub wasm: wasm::WasmRunner,
+    /// `None` when Docker is off or cannot be used (see `docker::DockerMode`).
+    pub docker: Option<docker::DockerRunner>,
+}
+
+#[async_trait::async_trait]
+impl Runner for Sandboxes {
+    fn name(&self) -> &'static str {
+        "sandboxes"
+    }
+
+    async fn run(&self, request: &RunRequest) -> Result<(RunReport, RuntimeInfo), RunnerError> {
+        match (request.runner, &self.docker) {
+            (RunnerKind::Wasm, _) => self.wasm.run(request).await,
+            (RunnerKind::Docker, Some(docker)) => docker.run(request).await,
+            (RunnerKind::Docker, None) => Err(RunnerError(
+                "this exercise needs the Docker runner, which is off in this process".to_string(),
+            )),
+        }
+    }
+
+    fn supports(&self, runner: RunnerKind) -> bool {
+        match runner {
+            RunnerKind::Wasm => true,
+            RunnerKind::Docker => self.docker.is_some(),
+        }
+    }
 }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use verdict::app::{RunningServer, ServeArgs};
 use verdict::config::{ApiArgs, DatabaseArgs, LimitArgs, WorkerArgs};
+pub use verdict::runner::docker::{DockerArgs, DockerMode};
 use verdict::store::tokens::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +122,17 @@ pub fn serve_args(database: &TestDatabase) -> ServeArgs {
         exercises: core_exercises(),
         no_workers: false,
         runtimes: verdict::runtimes::RuntimeArgs { runtimes_dir: None },
+        docker: docker_args(DockerMode::Off),
+    }
+}
+
+/// Docker runner settings for tests: `Off` unless a test grades in containers.
+pub fn docker_args(mode: DockerMode) -> DockerArgs {
+    DockerArgs {
+        mode,
+        docker_cpus: 1.0,
+        docker_call_timeout: 30,
+        recipes: repo().join("sandboxes/docker"),
     }
 }
 

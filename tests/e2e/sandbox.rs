@@ -44,6 +44,7 @@ fn exercise(
         extra_files: vec![],
         limits,
         tests: vec![ResolvedTest {
+            request: None,
             name: "held".into(),
             weight: 1.0,
             visibility: Visibility::Visible,
@@ -60,6 +61,7 @@ fn exercise(
         function: (kind == Kind::Function).then(|| "solve".to_string()),
         schema: None,
         support: BTreeMap::new(),
+        http: None,
     }
 }
 
@@ -198,6 +200,8 @@ async fn output_is_capped_and_peak_memory_recorded() {
     };
     let flood = std::fs::read(dir.join("output_limit.wat")).unwrap();
     let request = verdict::runner::RunRequest {
+        runner: verdict::exercise::manifest::RunnerKind::Wasm,
+        http: None,
         language: Language::Wasm,
         kind: Kind::Io,
         files: BTreeMap::from([("main.wat".to_string(), flood)]),

@@ -1,0 +1,777 @@
+//! The Docker runner: real Python and Node.js toolchains in hardened containers, for the
+//! kinds wasm cannot grade (pytest and `node --test` suites, HTTP services).
+//!
+//! One fresh container per submission (`sandbox.rs`). Each case is its own exec, so the
+//! host observes every program directly: its stdout and stderr (capped as they stream),
+//! its exit status, and its wall time. A case that hits the wall limit, the output cap
+//! or the memory limit takes the container with it; the next case gets a fresh one.
+//! Results come back as observations; `grading` decides on the host.
+
+mod engine;
+pub mod report;
+pub mod sandbox;
+
+use crate::exercise::manifest::{Kind, Language};
+use crate::runner::{
+    CaseInput, CaseObservation, CaseOutcome, RunReport, RunRequest, Runner, RunnerError,
+    RuntimeInfo,
+};
+use bollard::Docker;
+use sandbox::{Ended, Exec, ExecOutput, Sandbox};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+pub use engine::{EngineFinding, check_engine};
+
+/// The container's own processes (init, `sleep infinity`).
+pub const KEEPER_USER: &str = "10000:10000";
+/// Learner programs.
+pub const LEARNER_USER: &str = "10001:10001";
+/// The HTTP prober: out of the learner's reach.
+pub const PROBER_USER: &str = "10002:10002";
+/// Every sandbox container and volume carries this label (the sweeper's filter).
+pub const LABEL_SANDBOX: &str = "dev.verdict.sandbox";
+/// Which process made it: `host:pid:start-time`.
+pub const LABEL_OWNER: &str = "dev.verdict.owner";
+
+/// Harness files, compiled in; uploaded read-only to `/work/harness` of each container.
+const HARNESS: [(&str, &str); 5] = [
+    (
+        "function.py",
+        include_str!("../../../sandboxes/docker/harness/function.py"),
+    ),
+    (
+        "function.mjs",
+        include_str!("../../../sandboxes/docker/harness/function.mjs"),
+    ),
+    (
+        "suite.py",
+        include_str!("../../../sandboxes/docker/harness/suite.py"),
+    ),
+    (
+        "probe.py",
+        include_str!("../../../sandboxes/docker/harness/probe.py"),
+    ),
+    (
+        "probe.mjs",
+        include_str!("../../../sandboxes/docker/harness/probe.mjs"),
+    ),
+];
+
+/// Compiles every learner Python file without running it (a fixed program; the file
+/// names are arguments).
+const PYTHON_CHECK: &str = "import sys\nfor path in sys.argv[1:]:\n    with open(path, 'rb') as f:\n        compile(f.read(), path, 'exec')\n";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DockerMode {
+    /// Use Docker when the engine answers and enforces every limit; otherwise run
+    /// without it (exercises that need it are refused).
+    Auto,
+    /// Require Docker: start-up fails when it is missing or does not enforce a limit.
+    On,
+    /// Never use Docker.
+    Off,
+}
+
+/// Docker runner settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DockerArgs {
+    /// Use the Docker runner (for suite and http exercises that need real toolchains).
+    #[arg(long = "docker", env = "VERDICT_DOCKER", value_enum, default_value = "auto")]
+    pub mode: DockerMode,
+    /// CPUs each container may use.
+    #[arg(long, env = "VERDICT_DOCKER_CPUS", default_value_t = 1.0)]
+    pub docker_cpus: f64,
+    /// Bound on each Docker API call, in seconds: a daemon that stops answering fails
+    /// the grading (which is retried) instead of hanging it.
+    #[arg(long, env = "VERDICT_DOCKER_CALL_TIMEOUT", default_value_t = 30)]
+    pub docker_call_timeout: u64,
+    /// Folder of image recipes; missing images are built from them at start.
+    #[arg(long = "docker-recipes", env = "VERDICT_RECIPES", default_value = "./sandboxes/docker")]
+    pub recipes: PathBuf,
+}
+
+/// A runner image in the engine.
+#[derive(Debug, Clone)]
+pub struct RunnerImage {
+    pub tag: String,
+    /// The image id (`sha256:…`), recorded with every result.
+    pub digest: String,
+}
+
+pub struct DockerRunner {
+    docker: Docker,
+    /// Image by recipe name (`python`, `node`).
+    images: BTreeMap<String, RunnerImage>,
+    slots: Arc<tokio::sync::Semaphore>,
+    call_timeout: Duration,
+    nano_cpus: i64,
+    owner: String,
+    engine: String,
+    live: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+/// The recipe whose image runs `language`.
+fn recipe(language: Language) -> Option<&'static str> {
+    match language {
+        Language::Python => Some("python"),
+        Language::Javascript => Some("node"),
+        _ => None,
+    }
+}
+
+impl DockerRunner {
+    /// Connects to the engine (`DOCKER_HOST`, else the local socket), refuses an engine
+    /// that does not enforce every limit, builds missing images, removes containers a
+    /// dead process left behind, and runs a canary in each image. `None` when the mode
+    /// is `off`, or `auto` and Docker cannot be used (the reason is logged).
+    pub async fn connect(
+        args: &DockerArgs,
+        concurrency: usize,
+        progress: &(dyn Fn(&str) + Send + Sync),
+    ) -> anyhow::Result<Option<DockerRunner>> {
+        if args.mode == DockerMode::Off {
+            return Ok(None);
+        }
+        match Self::connect_inner(args, concurrency, progress).await {
+            Ok(runner) => Ok(Some(runner)),
+            Err(error) if args.mode == DockerMode::Auto => {
+                progress(&format!(
+                    "docker: the Docker runner is off ({error:#}); exercises that need it are refused"
+                ));
+                tracing::warn!(error = format!("{error:#}"), "the Docker runner is off");
+                Ok(None)
+            }
+            Err(error) => Err(error.context("the Docker runner cannot start (--docker on)")),
+        }
+    }
+
+    async fn connect_inner(
+        args: &DockerArgs,
+        concurrency: usize,
+        progress: &(dyn Fn(&str) + Send + Sync),
+    ) -> anyhow::Result<DockerRunner> {
+        let call_timeout = Duration::from_secs(args.docker_call_timeout.max(1));
+        let docker = Docker::connect_with_defaults()?;
+        let docker = sandbox::call(Duration::from_secs(10), "version", docker.negotiate_version())
+            .await
+            .map_err(|error| anyhow::anyhow!("{}", error.0))?;
+        let info = sandbox::call(call_timeout, "info", docker.info())
+            .await
+            .map_err(|error| anyhow::anyhow!("{}", error.0))?;
+        let missing = check_engine(&info);
+        anyhow::ensure!(
+            missing.is_empty(),
+            "the Docker engine does not enforce {}; the Docker runner refuses to run without them",
+            missing
+                .iter()
+                .map(|finding| finding.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let engine = format!(
+            "docker {}",
+            info.server_version.as_deref().unwrap_or("unknown")
+        );
+        progress(&format!("docker: {engine}; every limit is enforced"));
+        let image_args = crate::images::ImageArgs {
+            recipes: args.recipes.clone(),
+            only: None,
+        };
+        let built = {
+            let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
+            let task = tokio::task::spawn_blocking(move || {
+                crate::images::build(&image_args, &|line| {
+                    let _ = sender.send(line.to_string());
+                })
+            });
+            while let Some(line) = receiver.recv().await {
+                progress(&format!("docker images: {line}"));
+            }
+            task.await??
+        };
+        let images = built
+            .into_iter()
+            .map(|image| {
+                (
+                    image.language,
+                    RunnerImage {
+                        tag: image.tag,
+                        digest: image.digest,
+                    },
+                )
+            })
+            .collect();
+        let runner = DockerRunner {
+            docker,
+            images,
+            slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+            call_timeout,
+            nano_cpus: (args.docker_cpus.clamp(0.01, 64.0) * 1e9) as i64,
+            owner: engine::owner(),
+            engine,
+            live: Arc::new(AtomicUsize::new(0)),
+            peak: Arc::new(AtomicUsize::new(0)),
+        };
+        let swept = engine::sweep(&runner.docker, call_timeout).await?;
+        if swept > 0 {
+            progress(&format!(
+                "docker: removed {swept} containers and volumes left by a process that died"
+            ));
+        }
+        for (recipe, image) in &runner.images {
+            engine::canary(&runner, image).await.map_err(|error| {
+                anyhow::anyhow!("the {recipe} image failed its canary: {}", error.0)
+            })?;
+        }
+        progress("docker: canaries passed (user, capabilities, no-new-privileges, seccomp, no network, read-only root)");
+        Ok(runner)
+    }
+
+    /// The most containers this runner has held at once.
+    pub fn peak_containers(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    /// The image that runs `language`.
+    fn image(&self, language: Language) -> Result<&RunnerImage, RunnerError> {
+        recipe(language)
+            .and_then(|name| self.images.get(name))
+            .ok_or_else(|| RunnerError(format!("no Docker image runs {language:?}")))
+    }
+
+    /// The upload: the learner's files (and the suite's test files) in `/work/app`, the
+    /// harness in `/work/harness`.
+    fn upload(request: &RunRequest) -> Result<Vec<u8>, RunnerError> {
+        let mut app = request.files.clone();
+        for (name, text) in &request.support {
+            app.insert(name.clone(), text.clone());
+        }
+        if request.language == Language::Javascript {
+            // JavaScript files are ES modules, as in the wasm runner.
+            app.entry("package.json".to_string())
+                .or_insert_with(|| br#"{"type":"module"}"#.to_vec());
+        }
+        let harness: BTreeMap<String, Vec<u8>> = HARNESS
+            .iter()
+            .map(|(name, text)| (name.to_string(), text.as_bytes().to_vec()))
+            .collect();
+        sandbox::archive(&[("app", &app), ("harness", &harness)])
+    }
+
+    async fn sandbox(&self, request: &RunRequest) -> Result<Sandbox, RunnerError> {
+        let image = self.image(request.language)?;
+        Sandbox::create(self, &image.tag, &request.limits, Self::upload(request)?).await
+    }
+
+    /// Compiles the learner's files; `Some(message)` is a compile error.
+    async fn syntax_check(
+        &self,
+        sandbox: &Sandbox,
+        request: &RunRequest,
+    ) -> Result<Option<String>, RunnerError> {
+        let mut files: Vec<&String> = request.files.keys().collect();
+        files.retain(|name| {
+            request
+                .language
+                .extensions()
+                .iter()
+                .any(|ext| name.ends_with(&format!(".{ext}")))
+        });
+        let commands: Vec<Vec<String>> = match request.language {
+            Language::Python => {
+                let mut cmd = vec!["python3".to_string(), "-c".to_string(), PYTHON_CHECK.to_string()];
+                cmd.extend(files.iter().map(|name| name.to_string()));
+                vec![cmd]
+            }
+            _ => files
+                .iter()
+                .map(|name| vec!["node".to_string(), "--check".to_string(), name.to_string()])
+                .collect(),
+        };
+        for cmd in commands {
+            let out = sandbox
+                .exec(Exec {
+                    cmd,
+                    user: LEARNER_USER,
+                    stdin: Vec::new(),
+                    env: Vec::new(),
+                    wall: request.limits.wall().max(Duration::from_secs(10)),
+                    output_cap: 64 * 1024,
+                    wrap: true,
+                })
+                .await?;
+            match out.ended {
+                Ended::Exited(0) => {}
+                Ended::Exited(_) => {
+                    return Ok(Some(learner_trace(&out.stderr)));
+                }
+                Ended::TimedOut | Ended::OutputCapped => {
+                    return Ok(Some("the syntax check did not finish".to_string()));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Maps how an exec ended to a case outcome; `true` means the container is spent.
+    async fn outcome(
+        &self,
+        sandbox: &Sandbox,
+        out: &ExecOutput,
+    ) -> Result<(CaseOutcome, bool), RunnerError> {
+        Ok(match out.ended {
+            Ended::TimedOut => (CaseOutcome::TimeLimit, true),
+            Ended::OutputCapped => (CaseOutcome::OutputLimit, true),
+            // 128 + SIGKILL: the OOM killer, or the CPU rlimit's hard stop.
+            Ended::Exited(137) if sandbox.oom_killed().await? => (CaseOutcome::MemoryLimit, true),
+            // 128 + SIGXCPU: the CPU-time rlimit.
+            Ended::Exited(152) | Ended::Exited(137) => (CaseOutcome::TimeLimit, true),
+            Ended::Exited(code) => (
+                CaseOutcome::Exited {
+                    code: code as i32,
+                },
+                false,
+            ),
+        })
+    }
+
+    /// io and function: one exec per case.
+    async fn run_cases(&self, request: &RunRequest) -> Result<RunReport, RunnerError> {
+        let mut current = Some(self.sandbox(request).await?);
+        if let Some(message) = self
+            .syntax_check(current.as_ref().expect("created"), request)
+            .await?
+        {
+            current.take().expect("created").remove().await?;
+            return Ok(RunReport::CompileError { message });
+        }
+        let output_cap = (request.limits.output_kb * 1024) as usize;
+        let mut observations = Vec::with_capacity(request.cases.len());
+        let (mut cpu, mut memory) = (0, 0);
+        for case in &request.cases {
+            if current.is_none() {
+                current = Some(self.sandbox(request).await?);
+            }
+            let sandbox = current.as_ref().expect("present");
+            let nonce = format!("{:032x}", rand::random::<u128>());
+            let (cmd, stdin) = self.case_command(request, case, &nonce)?;
+            let out = sandbox
+                .exec(Exec {
+                    cmd,
+                    user: LEARNER_USER,
+                    stdin,
+                    env: Vec::new(),
+                    wall: request.limits.wall(),
+                    output_cap,
+                    wrap: true,
+                })
+                .await?;
+            let (mut outcome, spent) = self.outcome(sandbox, &out).await?;
+            let (mut stdout, mut value) = (out.stdout, None);
+            if request.kind == Kind::Function && outcome == (CaseOutcome::Exited { code: 0 }) {
+                match report::split_frame(&stdout, &nonce) {
+                    Ok((learner, result)) => {
+                        stdout = learner;
+                        value = Some(result);
+                    }
+                    Err(problem) => outcome = CaseOutcome::RuntimeError { message: problem },
+                }
+            }
+            observations.push(CaseObservation {
+                outcome,
+                value,
+                stdout,
+                stderr: learner_trace(&out.stderr).into_bytes(),
+                duration: out.duration,
+                cpu_used: 0,
+                peak_memory_bytes: 0,
+            });
+            if spent {
+                let sandbox = current.take().expect("present");
+                let (c, m) = sandbox.usage().await;
+                (cpu, memory) = (cpu + c, memory.max(m));
+                sandbox.remove().await?;
+            }
+        }
+        if let Some(sandbox) = current.take() {
+            let (c, m) = sandbox.usage().await;
+            (cpu, memory) = (cpu + c, memory.max(m));
+            sandbox.remove().await?;
+        }
+        if let Some(first) = observations.first_mut() {
+            first.cpu_used = cpu;
+            first.peak_memory_bytes = memory;
+        }
+        Ok(RunReport::Cases(observations))
+    }
+
+    /// The command and stdin of one io or function case.
+    fn case_command(
+        &self,
+        request: &RunRequest,
+        case: &CaseInput,
+        nonce: &str,
+    ) -> Result<(Vec<String>, Vec<u8>), RunnerError> {
+        let interpreter = match request.language {
+            Language::Python => "python3",
+            _ => "node",
+        };
+        Ok(match case {
+            CaseInput::Stdin(stdin) => (
+                vec![interpreter.to_string(), request.entrypoint.clone()],
+                stdin.clone(),
+            ),
+            CaseInput::Call(args) => {
+                let harness = match request.language {
+                    Language::Python => "/work/harness/function.py",
+                    _ => "/work/harness/function.mjs",
+                };
+                let stdin = serde_json::json!({
+                    "nonce": nonce,
+                    "entrypoint": request.entrypoint,
+                    "function": request.function.clone().unwrap_or_default(),
+                    "args": args,
+                });
+                (
+                    vec![interpreter.to_string(), harness.to_string()],
+                    stdin.to_string().into_bytes(),
+                )
+            }
+            other => {
+                return Err(RunnerError(format!(
+                    "the Docker runner cannot run {other:?} as an io or function case"
+                )));
+            }
+        })
+    }
+
+    /// suite: pytest (Python, unittest included) or `node --test`, in one exec; the
+    /// report is parsed into one observation per manifest test.
+    async fn run_suite(&self, request: &RunRequest) -> Result<RunReport, RunnerError> {
+        let sandbox = self.sandbox(request).await?;
+        if let Some(message) = self.syntax_check(&sandbox, request).await? {
+            sandbox.remove().await?;
+            return Ok(RunReport::CompileError { message });
+        }
+        let nonce = format!("{:032x}", rand::random::<u128>());
+        let test_files: Vec<String> = request.support.keys().cloned().collect();
+        let cmd = match request.language {
+            Language::Python => {
+                let mut cmd = vec![
+                    "python3".to_string(),
+                    "/work/harness/suite.py".to_string(),
+                    nonce.clone(),
+                ];
+                cmd.extend(test_files);
+                cmd
+            }
+            _ => {
+                let mut cmd = vec![
+                    "node".to_string(),
+                    "--test".to_string(),
+                    "--test-reporter=tap".to_string(),
+                    "--test-reporter-destination=stdout".to_string(),
+                ];
+                cmd.extend(test_files);
+                cmd
+            }
+        };
+        // The suite's report is larger than a program's output; the cap still holds.
+        let output_cap = ((request.limits.output_kb * 1024) as usize).max(1024 * 1024);
+        let out = sandbox
+            .exec(Exec {
+                cmd,
+                user: LEARNER_USER,
+                stdin: Vec::new(),
+                env: Vec::new(),
+                wall: request.limits.wall(),
+                output_cap,
+                wrap: true,
+            })
+            .await?;
+        let (outcome, _) = self.outcome(&sandbox, &out).await?;
+        let (cpu, memory) = sandbox.usage().await;
+        sandbox.remove().await?;
+        let per_test = out.duration / request.cases.len().max(1) as u32;
+        let results = match (&outcome, request.language) {
+            (CaseOutcome::Exited { .. }, Language::Python) => {
+                match report::split_frame(&out.stdout, &nonce)
+                    .map_err(|problem| format!("pytest did not finish: {problem}"))
+                    .and_then(|(_, xml)| {
+                        report::parse_junit(xml.as_str().unwrap_or_default())
+                    }) {
+                    Ok(results) => Ok(results),
+                    Err(problem) => Err(CaseOutcome::RuntimeError {
+                        message: format!("{problem}\n{}", learner_trace(&out.stderr)),
+                    }),
+                }
+            }
+            (CaseOutcome::Exited { .. }, _) => {
+                Ok(report::parse_tap(&String::from_utf8_lossy(&out.stdout)))
+            }
+            (other, _) => Err(other.clone()),
+        };
+        let mut observations: Vec<CaseObservation> = request
+            .cases
+            .iter()
+            .map(|case| {
+                let name = match case {
+                    CaseInput::Test(name) => name.as_str(),
+                    _ => "",
+                };
+                let (outcome, value) = match &results {
+                    Ok(results) => {
+                        let value = match results.get(name) {
+                            Some(result) => serde_json::json!({
+                                "status": result.status,
+                                "message": result.message,
+                            }),
+                            None => serde_json::json!({
+                                "status": "error",
+                                "message": format!("the suite reported no test named {name:?} (a collection error, or a test that was renamed)"),
+                            }),
+                        };
+                        (CaseOutcome::Exited { code: 0 }, Some(value))
+                    }
+                    Err(outcome) => (outcome.clone(), None),
+                };
+                CaseObservation {
+                    outcome,
+                    value,
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                    duration: per_test,
+                    cpu_used: 0,
+                    peak_memory_bytes: 0,
+                }
+            })
+            .collect();
+        if let Some(first) = observations.first_mut() {
+            first.cpu_used = cpu;
+            first.peak_memory_bytes = memory;
+        }
+        Ok(RunReport::Cases(observations))
+    }
+
+    /// http: the learner's server runs as one exec; the prober, as another user, waits
+    /// for `ready_path` and sends the probes in order; each answer is one observation.
+    async fn run_http(&self, request: &RunRequest) -> Result<RunReport, RunnerError> {
+        let http = request
+            .http
+            .as_ref()
+            .ok_or_else(|| RunnerError("an http request without [http]".to_string()))?;
+        let sandbox = Arc::new(self.sandbox(request).await?);
+        if let Some(message) = self.syntax_check(&sandbox, request).await? {
+            drop_sandbox(sandbox).await?;
+            return Ok(RunReport::CompileError { message });
+        }
+        let wall = request.limits.wall();
+        let probes: Vec<serde_json::Value> = request
+            .cases
+            .iter()
+            .map(|case| match case {
+                CaseInput::Request(probe) => probe.clone(),
+                _ => serde_json::Value::Null,
+            })
+            .collect();
+        let server_wall = wall * (probes.len() as u32 + 2);
+        let output_cap = (request.limits.output_kb * 1024) as usize;
+        let server = {
+            let sandbox = sandbox.clone();
+            let exec = Exec {
+                cmd: http.command.clone(),
+                user: LEARNER_USER,
+                stdin: Vec::new(),
+                env: vec![format!("PORT={}", http.port)],
+                wall: server_wall,
+                output_cap,
+                wrap: true,
+            };
+            tokio::spawn(async move { sandbox.exec(exec).await })
+        };
+        let stop_server = AbortOnDrop(server.abort_handle());
+        let (prober, interpreter) = match request.language {
+            Language::Python => ("/work/harness/probe.py", "python3"),
+            _ => ("/work/harness/probe.mjs", "node"),
+        };
+        let probe_request = serde_json::json!({
+            "port": http.port,
+            "ready_path": http.ready_path.clone().unwrap_or_else(|| "/".to_string()),
+            "ready_ms": wall.as_millis() as u64,
+            "probe_ms": wall.as_millis() as u64,
+            "probes": probes,
+        });
+        let out = sandbox
+            .exec(Exec {
+                cmd: vec![interpreter.to_string(), prober.to_string()],
+                user: PROBER_USER,
+                stdin: probe_request.to_string().into_bytes(),
+                env: Vec::new(),
+                wall: server_wall,
+                output_cap: 16 * 1024 * 1024,
+                wrap: false,
+            })
+            .await?;
+        drop(stop_server);
+        let oom = sandbox.oom_killed().await?;
+        let (cpu, memory) = sandbox.usage().await;
+        // The server's own output, for the messages (it is still running: stop it).
+        let server_log = if server.is_finished() {
+            match server.await {
+                Ok(Ok(out)) => server_summary(&out),
+                Ok(Err(error)) => return Err(error),
+                Err(_) => String::new(),
+            }
+        } else {
+            server.abort();
+            let _ = server.await;
+            String::new()
+        };
+        drop_sandbox(sandbox).await?;
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        let ready = lines.first().cloned().unwrap_or_default();
+        let not_ready = if ready["ready"].as_bool() == Some(true) {
+            None
+        } else {
+            Some(format!(
+                "the server never answered GET {} with a 2xx status: {}{}",
+                probe_request["ready_path"].as_str().unwrap_or("/"),
+                ready["error"].as_str().unwrap_or("the prober stopped"),
+                server_log
+            ))
+        };
+        let mut observations: Vec<CaseObservation> = (0..request.cases.len())
+            .map(|index| {
+                let record = lines.get(index + 1);
+                let (outcome, value) = match (&not_ready, record) {
+                    (Some(_), _) if oom => (CaseOutcome::MemoryLimit, None),
+                    (Some(message), _) => (
+                        CaseOutcome::RuntimeError {
+                            message: message.clone(),
+                        },
+                        None,
+                    ),
+                    (None, Some(record)) if record.get("status").is_some() => (
+                        CaseOutcome::Exited { code: 0 },
+                        Some(serde_json::json!({
+                            "status": record["status"],
+                            "headers": record["headers"],
+                            "body": record["body"],
+                        })),
+                    ),
+                    (None, Some(record)) if record["timeout"].as_bool() == Some(true) => {
+                        (CaseOutcome::TimeLimit, None)
+                    }
+                    (None, _) if oom => (CaseOutcome::MemoryLimit, None),
+                    (None, record) => (
+                        CaseOutcome::RuntimeError {
+                            message: format!(
+                                "no answer: {}{}",
+                                record
+                                    .and_then(|r| r["error"].as_str())
+                                    .unwrap_or("the prober stopped"),
+                                server_log
+                            ),
+                        },
+                        None,
+                    ),
+                };
+                CaseObservation {
+                    outcome,
+                    value,
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                    duration: Duration::from_millis(record.and_then(|r| r["ms"].as_u64()).unwrap_or(0)),
+                    cpu_used: 0,
+                    peak_memory_bytes: 0,
+                }
+            })
+            .collect();
+        if let Some(first) = observations.first_mut() {
+            first.cpu_used = cpu;
+            first.peak_memory_bytes = memory;
+        }
+        Ok(RunReport::Cases(observations))
+    }
+}
+
+/// Removes a sandbox once the server task has let go of it.
+async fn drop_sandbox(sandbox: Arc<Sandbox>) -> Result<(), RunnerError> {
+    match Arc::try_unwrap(sandbox) {
+        Ok(sandbox) => sandbox.remove().await,
+        // Still shared: the last holder's drop removes the container in the background.
+        Err(_) => Ok(()),
+    }
+}
+
+/// How the server exec ended, for messages.
+fn server_summary(out: &ExecOutput) -> String {
+    let how = match out.ended {
+        Ended::Exited(code) => format!("the server exited with code {code}"),
+        Ended::TimedOut => "the server ran past its time".to_string(),
+        Ended::OutputCapped => "the server wrote more than the output limit".to_string(),
+    };
+    let stderr = learner_trace(&out.stderr);
+    if stderr.is_empty() {
+        format!("\n{how}")
+    } else {
+        format!("\n{how}:\n{stderr}")
+    }
+}
+
+/// A learner's stderr, capped at 4 KiB from the end (where tracebacks end).
+fn learner_trace(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let text = text.trim_end();
+    if text.len() > 4096 {
+        let cut = text.len() - 4096;
+        let cut = (cut..text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(cut);
+        format!("…{}", &text[cut..])
+    } else {
+        text.to_string()
+    }
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[async_trait::async_trait]
+impl Runner for DockerRunner {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn run(&self, request: &RunRequest) -> Result<(RunReport, RuntimeInfo), RunnerError> {
+        let image = self.image(request.language)?.clone();
+        let report = match request.kind {
+            Kind::Io | Kind::Function => self.run_cases(request).await?,
+            Kind::Suite => self.run_suite(request).await?,
+            Kind::Http => self.run_http(request).await?,
+            Kind::Sql => {
+                return Err(RunnerError(
+                    "the Docker runner does not grade sql exercises".to_string(),
+                ));
+            }
+        };
+        Ok((
+            report,
+            RuntimeInfo {
+                runtime: format!("{} {}", self.engine, image.tag),
+                digest: image.digest,
+            },
+        ))
+    }
+}

@@ -1,0 +1,486 @@
+//! One hardened container: created, filled through the archive API, used for execs, and
+//! always removed. Every Docker call is bounded by a timeout, so a daemon that stops
+//! answering becomes a `RunnerError` (retried), never a learner verdict.
+//!
+//! The container's main process is `sleep infinity` under `docker-init`, as the *keeper*
+//! user (uid 10000). Learner programs run as execs under uid 10001, the HTTP prober under
+//! uid 10002: without capabilities, no user can signal, trace or read another's
+//! processes. The container has no network, a read-only root, and two size-capped
+//! tmpfs: `/tmp` (scratch) and `/work` (a tmpfs *volume*, because the archive API cannot
+//! write into a read-only root or into a plain tmpfs mount; it is filled after start,
+//! root-owned, so learner code can read but not change the files).
+
+use super::{DockerRunner, KEEPER_USER, LABEL_OWNER, LABEL_SANDBOX};
+use crate::runner::{Limits, RunnerError};
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType, ResourcesUlimits,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, RemoveContainerOptions, RemoveVolumeOptions, UploadToContainerOptions,
+};
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+
+/// Size of `/tmp`, the learner's scratch space (also charged to the memory limit).
+pub const SCRATCH_MB: u64 = 16;
+/// Size of `/work`, which holds the uploaded files.
+pub const WORK_MB: u64 = 16;
+/// Open files per process.
+const NOFILE: i64 = 256;
+/// Processes the container needs besides the learner's: init, the keeper, one exec shim.
+const OWN_PIDS: u64 = 3;
+
+/// Wraps every learner exec: runs the program, then kills every other process of the
+/// learner's user (daemons, orphans) so nothing outlives its case. A fixed script; the
+/// program and its arguments are positional parameters, never part of the script.
+const CASE_WRAPPER: &str = r#""$@"; status=$?; kill -KILL -1 2>/dev/null; exit $status"#;
+
+/// How an exec ended, as the host saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i64),
+    /// The wall limit passed; the container must be discarded.
+    TimedOut,
+    /// A stream passed its byte cap; the container must be discarded.
+    OutputCapped,
+}
+
+/// What one exec produced.
+#[derive(Debug)]
+pub struct ExecOutput {
+    pub ended: Ended,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub duration: Duration,
+}
+
+/// One program to run in the sandbox.
+pub struct Exec<'a> {
+    pub cmd: Vec<String>,
+    /// `uid:gid`.
+    pub user: &'a str,
+    pub stdin: Vec<u8>,
+    pub env: Vec<String>,
+    pub wall: Duration,
+    /// Byte cap of each of stdout and stderr.
+    pub output_cap: usize,
+    /// Wrap in `CASE_WRAPPER` (learner programs); off for the long-lived HTTP server.
+    pub wrap: bool,
+}
+
+pub struct Sandbox {
+    docker: Docker,
+    pub id: String,
+    volume: String,
+    call_timeout: Duration,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    live: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    removed: bool,
+}
+
+/// Bounds one Docker API call; a timeout or an API error is an infrastructure fault.
+pub async fn call<T, E: std::fmt::Display>(
+    timeout: Duration,
+    what: &str,
+    future: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, RunnerError> {
+    match tokio::time::timeout(timeout, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(RunnerError(format!("docker {what}: {error}"))),
+        Err(_) => Err(RunnerError(format!(
+            "docker {what}: the engine did not answer within {timeout:?}"
+        ))),
+    }
+}
+
+/// The container settings for `limits`: every limit the runner promises.
+pub fn host_config(limits: &Limits, volume: &str, nano_cpus: i64) -> HostConfig {
+    let memory = (limits.memory_mb * 1024 * 1024) as i64;
+    let cpu_seconds = limits.cpu_ms.div_ceil(1000) as i64;
+    let ulimit = |name: &str, soft: i64, hard: i64| ResourcesUlimits {
+        name: Some(name.to_string()),
+        soft: Some(soft),
+        hard: Some(hard),
+    };
+    HostConfig {
+        network_mode: Some("none".to_string()),
+        readonly_rootfs: Some(true),
+        cap_drop: Some(vec!["ALL".to_string()]),
+        security_opt: Some(vec!["no-new-privileges".to_string()]),
+        pids_limit: Some((limits.pids + OWN_PIDS) as i64),
+        memory: Some(memory),
+        memory_swap: Some(memory),
+        nano_cpus: Some(nano_cpus),
+        ulimits: Some(vec![
+            ulimit("nofile", NOFILE, NOFILE),
+            ulimit("fsize", (SCRATCH_MB * 1024 * 1024) as i64, (SCRATCH_MB * 1024 * 1024) as i64),
+            ulimit("cpu", cpu_seconds, cpu_seconds + 1),
+            ulimit("core", 0, 0),
+        ]),
+        tmpfs: Some(HashMap::from([(
+            "/tmp".to_string(),
+            format!("rw,nosuid,nodev,size={SCRATCH_MB}m,mode=1777"),
+        )])),
+        mounts: Some(vec![Mount {
+            target: Some("/work".to_string()),
+            source: Some(volume.to_string()),
+            typ: Some(MountType::VOLUME),
+            read_only: Some(false),
+            ..Default::default()
+        }]),
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("none".to_string()),
+            config: None,
+        }),
+        ipc_mode: Some("private".to_string()),
+        init: Some(true),
+        auto_remove: Some(false),
+        ..Default::default()
+    }
+}
+
+/// A tar archive of `files` under `dir/`, owned by root and read-only to others.
+pub fn archive(folders: &[(&str, &BTreeMap<String, Vec<u8>>)]) -> Result<Vec<u8>, RunnerError> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let fail = |error: std::io::Error| RunnerError(format!("cannot build the upload: {error}"));
+    for (dir, files) in folders {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_mode(0o755);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_size(0);
+        builder
+            .append_data(&mut header, format!("{dir}/"), std::io::empty())
+            .map_err(fail)?;
+        for (name, bytes) in files.iter() {
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o644);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_size(bytes.len() as u64);
+            builder
+                .append_data(&mut header, format!("{dir}/{name}"), bytes.as_slice())
+                .map_err(fail)?;
+        }
+    }
+    builder.into_inner().map_err(fail)
+}
+
+impl Sandbox {
+    /// Creates and starts a fresh container for `image`, and uploads `archive` to /work.
+    pub async fn create(
+        runner: &DockerRunner,
+        image: &str,
+        limits: &Limits,
+        archive: Vec<u8>,
+    ) -> Result<Sandbox, RunnerError> {
+        let slot = runner
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| RunnerError("the docker runner is closed".to_string()))?;
+        let docker = runner.docker.clone();
+        let timeout = runner.call_timeout;
+        let name = format!("verdict-{}", uuid::Uuid::new_v4().simple());
+        let labels = HashMap::from([
+            (LABEL_SANDBOX.to_string(), "1".to_string()),
+            (LABEL_OWNER.to_string(), runner.owner.clone()),
+        ]);
+        call(
+            timeout,
+            "volume create",
+            docker.create_volume(VolumeCreateRequest {
+                name: Some(name.clone()),
+                driver: Some("local".to_string()),
+                driver_opts: Some(HashMap::from([
+                    ("type".to_string(), "tmpfs".to_string()),
+                    ("device".to_string(), "tmpfs".to_string()),
+                    (
+                        "o".to_string(),
+                        format!("size={WORK_MB}m,uid=0,gid=0,mode=0755,nosuid,nodev"),
+                    ),
+                ])),
+                labels: Some(labels.clone()),
+                ..Default::default()
+            }),
+        )
+        .await?;
+        runner
+            .live
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let peak = runner.live.load(std::sync::atomic::Ordering::SeqCst);
+        runner
+            .peak
+            .fetch_max(peak, std::sync::atomic::Ordering::SeqCst);
+        let mut sandbox = Sandbox {
+            docker: docker.clone(),
+            id: name.clone(),
+            volume: name.clone(),
+            call_timeout: timeout,
+            _slot: slot,
+            live: runner.live.clone(),
+            removed: false,
+        };
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(vec!["sleep".to_string(), "infinity".to_string()]),
+            user: Some(KEEPER_USER.to_string()),
+            working_dir: Some("/".to_string()),
+            env: Some(vec![
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+            ]),
+            hostname: Some("sandbox".to_string()),
+            labels: Some(labels),
+            network_disabled: Some(true),
+            host_config: Some(host_config(limits, &name, runner.nano_cpus)),
+            ..Default::default()
+        };
+        call(
+            timeout,
+            "create",
+            docker.create_container(
+                Some(CreateContainerOptions {
+                    name: Some(name.clone()),
+                    ..Default::default()
+                }),
+                body,
+            ),
+        )
+        .await?;
+        call(timeout, "start", docker.start_container(&name, None)).await?;
+        call(
+            timeout,
+            "upload",
+            docker.upload_to_container(
+                &name,
+                Some(UploadToContainerOptions {
+                    path: "/work".to_string(),
+                    ..Default::default()
+                }),
+                bollard::body_full(archive.into()),
+            ),
+        )
+        .await?;
+        sandbox.removed = false;
+        Ok(sandbox)
+    }
+
+    /// Runs one program to completion, the wall limit, or the output cap.
+    pub async fn exec(&self, exec: Exec<'_>) -> Result<ExecOutput, RunnerError> {
+        let timeout = self.call_timeout;
+        let mut cmd = exec.cmd;
+        if exec.wrap {
+            let mut wrapped = vec![
+                "sh".to_string(),
+                "-c".to_string(),
+                CASE_WRAPPER.to_string(),
+                "verdict-case".to_string(),
+            ];
+            wrapped.append(&mut cmd);
+            cmd = wrapped;
+        }
+        let mut env = vec![
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+            "HOME=/tmp".to_string(),
+            "LANG=C.UTF-8".to_string(),
+            "PYTHONDONTWRITEBYTECODE=1".to_string(),
+        ];
+        env.extend(exec.env);
+        let created = call(
+            timeout,
+            "exec create",
+            self.docker.create_exec(
+                &self.id,
+                CreateExecOptions {
+                    cmd: Some(cmd),
+                    user: Some(exec.user.to_string()),
+                    working_dir: Some("/work/app".to_string()),
+                    env: Some(env),
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            ),
+        )
+        .await?;
+        let started = Instant::now();
+        let deadline = started + exec.wall;
+        let StartExecResults::Attached { mut output, mut input } =
+            call(timeout, "exec start", self.docker.start_exec(&created.id, None)).await?
+        else {
+            return Err(RunnerError("docker exec start: not attached".to_string()));
+        };
+        let stdin = exec.stdin;
+        let writer = tokio::spawn(async move {
+            let _ = input.write_all(&stdin).await;
+            let _ = input.shutdown().await;
+        });
+        let _abort_writer = AbortOnDrop(writer);
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let read = async {
+            while let Some(item) = output.next().await {
+                let target = match item {
+                    Ok(LogOutput::StdOut { message }) => (&mut stdout, message),
+                    Ok(LogOutput::StdErr { message }) => (&mut stderr, message),
+                    Ok(_) => continue,
+                    Err(error) => {
+                        return Err(RunnerError(format!("docker exec stream: {error}")));
+                    }
+                };
+                let (buffer, message) = target;
+                buffer.extend_from_slice(&message);
+                if buffer.len() > exec.output_cap {
+                    buffer.truncate(exec.output_cap);
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+        let finished = match tokio::time::timeout_at(deadline.into(), read).await {
+            Err(_) => Some(Ended::TimedOut),
+            Ok(Err(error)) => return Err(error),
+            Ok(Ok(false)) => Some(Ended::OutputCapped),
+            Ok(Ok(true)) => None,
+        };
+        let ended = match finished {
+            Some(ended) => ended,
+            // The streams closed; the process may still run (it closed them itself).
+            None => loop {
+                let inspect = call(
+                    timeout,
+                    "exec inspect",
+                    self.docker.inspect_exec(&created.id),
+                )
+                .await?;
+                if inspect.running != Some(true) {
+                    break Ended::Exited(inspect.exit_code.unwrap_or(-1));
+                }
+                if Instant::now() >= deadline {
+                    break Ended::TimedOut;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            },
+        };
+        Ok(ExecOutput {
+            ended,
+            stdout,
+            stderr,
+            duration: started.elapsed(),
+        })
+    }
+
+    /// Whether the kernel's OOM killer has acted in this container.
+    pub async fn oom_killed(&self) -> Result<bool, RunnerError> {
+        let inspect = call(
+            self.call_timeout,
+            "inspect",
+            self.docker.inspect_container(&self.id, None),
+        )
+        .await?;
+        Ok(inspect.state.and_then(|s| s.oom_killed).unwrap_or(false))
+    }
+
+    /// CPU time (µs) and peak memory (bytes) the container has used so far.
+    pub async fn usage(&self) -> (u64, u64) {
+        let stats = self.docker.stats(
+            &self.id,
+            Some(bollard::query_parameters::StatsOptions {
+                stream: false,
+                one_shot: true,
+            }),
+        );
+        let first = tokio::time::timeout(self.call_timeout, Box::pin(stats).next()).await;
+        let Ok(Some(Ok(stats))) = first else {
+            return (0, 0);
+        };
+        let cpu = stats
+            .cpu_stats
+            .and_then(|c| c.cpu_usage)
+            .and_then(|u| u.total_usage)
+            .unwrap_or(0)
+            / 1000;
+        let memory = stats
+            .memory_stats
+            .and_then(|m| m.max_usage.or(m.usage))
+            .unwrap_or(0);
+        (cpu, memory)
+    }
+
+    /// Removes the container and its volume, and waits for it.
+    pub async fn remove(mut self) -> Result<(), RunnerError> {
+        self.removed = true;
+        remove(&self.docker, &self.id, &self.volume, self.call_timeout).await;
+        self.live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Force-removes a container and its volume; failures are logged (the sweeper retries).
+pub async fn remove(docker: &Docker, id: &str, volume: &str, timeout: Duration) {
+    let container = call(
+        timeout,
+        "remove",
+        docker.remove_container(
+            id,
+            Some(RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            }),
+        ),
+    )
+    .await;
+    let volume = call(
+        timeout,
+        "volume remove",
+        docker.remove_volume(volume, Some(RemoveVolumeOptions { force: true })),
+    )
+    .await;
+    for result in [container, volume] {
+        if let Err(error) = result
+            && !error.0.contains("No such")
+        {
+            tracing::warn!(container = id, error = %error.0, "sandbox removal failed; the sweeper will retry");
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    /// A sandbox dropped without `remove` (a cancelled grading, a panic) is removed in
+    /// the background.
+    fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
+        let (docker, id, volume, timeout) = (
+            self.docker.clone(),
+            self.id.clone(),
+            self.volume.clone(),
+            self.call_timeout,
+        );
+        let live = self.live.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                remove(&docker, &id, &volume, timeout).await;
+                live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
