@@ -3,10 +3,11 @@
 //! machine's own apt sources, `docker import` turns it into a base image, and the
 //! shared `Dockerfile` adds the unprivileged user on top.
 //!
-//! A recipe is `sandboxes/docker/<language>/packages`. Its key is the SHA-256 of the
-//! package list, the shared Dockerfile and the apt sources; the image is tagged
-//! `verdict-runner-<language>:<key>`, so a build skips an image that is current, and any
-//! change to a recipe makes a new image. Every program runs without a shell, with
+//! A recipe is `sandboxes/docker/<language>/packages`. The base image's key is the
+//! SHA-256 of the package list and the apt sources; the runner image's key adds the
+//! shared Dockerfile. Images are tagged `verdict-base-<language>:<key>` and
+//! `verdict-runner-<language>:<key>`, so a build skips what is current, and any change
+//! to a recipe makes a new image. Every program runs without a shell, with
 //! arguments that come from the recipe files (package names are checked).
 
 use anyhow::Context;
@@ -145,13 +146,15 @@ fn build_one(
     progress: &dyn Fn(&str),
 ) -> anyhow::Result<Image> {
     let packages = packages(dir)?;
+    // The root filesystem depends on the packages and the apt sources only, so a change
+    // to the Dockerfile rebuilds the top layer, not the whole filesystem.
     let mut hasher = Sha256::new();
     hasher.update(SUITE);
     hasher.update(packages.join("\n"));
-    hasher.update(dockerfile);
     hasher.update(std::fs::read(sources)?);
-    let key = &hex::encode(hasher.finalize())[..16];
-    let base = format!("verdict-base-{language}:{key}");
+    let base_key = hex::encode(hasher.finalize());
+    let key = &hex::encode(Sha256::digest(format!("{base_key}\n{dockerfile}")))[..16];
+    let base = format!("verdict-base-{language}:{}", &base_key[..16]);
     let tag = format!("verdict-runner-{language}:{key}");
     if let Some(digest) = image_id(&tag) {
         progress(&format!("{language}: {tag} is current ({digest})"));

@@ -132,6 +132,7 @@ pub fn docker_args(mode: DockerMode) -> DockerArgs {
         mode,
         docker_cpus: 1.0,
         docker_call_timeout: 30,
+        docker_host: None,
         recipes: repo().join("sandboxes/docker"),
     }
 }
@@ -151,7 +152,7 @@ pub fn core_exercises() -> PathBuf {
     .to_path_buf()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

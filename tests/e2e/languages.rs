@@ -2,7 +2,7 @@
 //! reference is accepted and its starter is not, hidden tests keep their tracebacks, a
 //! tampered test framework never passes, and the runtimes load once.
 
-use crate::common::{Backend, TestApp, repo};
+use crate::common::{Backend, DockerMode, TestApp, docker_args, repo};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use verdict::exercise::package::{Package, PackageLimits};
@@ -40,7 +40,11 @@ fn files(folder: &BTreeMap<String, Vec<u8>>) -> Value {
 }
 
 async fn full_catalogue(backend: Backend) -> TestApp {
-    TestApp::spawn_with(backend, |args| args.exercises = repo().join("exercises")).await
+    TestApp::spawn_with(backend, |args| {
+        args.exercises = repo().join("exercises");
+        args.docker = docker_args(DockerMode::On);
+    })
+    .await
 }
 
 async fn every_language_example_grades_end_to_end(backend: Backend) {
@@ -55,8 +59,11 @@ async fn every_language_example_grades_end_to_end(backend: Backend) {
         "Python/Function",
         "Python/Io",
         "Python/Suite",
+        "Python/Http",
         "Sql/Sql",
         "Javascript/Function",
+        "Javascript/Suite",
+        "Javascript/Http",
     ] {
         assert!(
             languages.iter().any(|l| l == wanted),
@@ -86,11 +93,21 @@ async fn every_language_example_grades_end_to_end(backend: Backend) {
         if which == "solution" {
             assert_eq!(done["verdict"], "accepted", "{slug}: {done}");
             let runtime = done["runtime"]["runtime"].as_str().unwrap();
-            assert!(runtime.contains("(WASI)"), "{slug}: {runtime}");
-            assert!(
-                done["resources"]["cpu_fuel"].as_u64().unwrap() > 0,
-                "{done}"
-            );
+            if done["runner"] == "docker" {
+                // The result records the image it ran on.
+                assert!(runtime.contains("verdict-runner-"), "{slug}: {runtime}");
+                assert!(
+                    done["runtime"]["digest"].as_str().unwrap().starts_with("sha256:"),
+                    "{done}"
+                );
+                assert!(done["resources"]["cpu_us"].as_u64().unwrap() > 0, "{done}");
+            } else {
+                assert!(runtime.contains("(WASI)"), "{slug}: {runtime}");
+                assert!(
+                    done["resources"]["cpu_fuel"].as_u64().unwrap() > 0,
+                    "{done}"
+                );
+            }
         } else {
             assert_ne!(done["verdict"], "accepted", "{slug} starter: {done}");
         }

@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod common;
+mod docker;
 mod languages;
 mod packages;
 mod queue;

@@ -89,6 +89,10 @@ pub struct DockerArgs {
     /// the grading (which is retried) instead of hanging it.
     #[arg(long, env = "VERDICT_DOCKER_CALL_TIMEOUT", default_value_t = 30)]
     pub docker_call_timeout: u64,
+    /// The engine's address (`unix:///var/run/docker.sock`, `tcp://…`); default
+    /// `DOCKER_HOST`, else the local socket.
+    #[arg(long, env = "DOCKER_HOST")]
+    pub docker_host: Option<String>,
     /// Folder of image recipes; missing images are built from them at start.
     #[arg(long = "docker-recipes", env = "VERDICT_RECIPES", default_value = "./sandboxes/docker")]
     pub recipes: PathBuf,
@@ -156,7 +160,10 @@ impl DockerRunner {
         progress: &(dyn Fn(&str) + Send + Sync),
     ) -> anyhow::Result<DockerRunner> {
         let call_timeout = Duration::from_secs(args.docker_call_timeout.max(1));
-        let docker = Docker::connect_with_defaults()?;
+        let docker = match &args.docker_host {
+            Some(host) => Docker::connect_with_host(host)?,
+            None => Docker::connect_with_defaults()?,
+        };
         let docker = sandbox::call(Duration::from_secs(10), "version", docker.negotiate_version())
             .await
             .map_err(|error| anyhow::anyhow!("{}", error.0))?;
@@ -512,7 +519,8 @@ impl DockerRunner {
                 }
             }
             (CaseOutcome::Exited { .. }, _) => {
-                Ok(report::parse_tap(&String::from_utf8_lossy(&out.stdout)))
+                let files: Vec<String> = request.support.keys().cloned().collect();
+                Ok(report::parse_tap(&String::from_utf8_lossy(&out.stdout), &files))
             }
             (other, _) => Err(other.clone()),
         };

@@ -158,11 +158,15 @@ fn insert_junit(results: &mut BTreeMap<String, SuiteResult>, id: String, result:
 }
 
 /// `node --test --test-reporter=tap` output, by test name. A nested test is named by
-/// its path below the file (`describe name > test name`).
-pub fn parse_tap(tap: &str) -> BTreeMap<String, SuiteResult> {
+/// its path below the file (`describe name > test name`). With several test files,
+/// node wraps each file's tests in a subtest named after the file; that level is
+/// dropped when it names one of `files`.
+pub fn parse_tap(tap: &str, files: &[String]) -> BTreeMap<String, SuiteResult> {
     let mut results = BTreeMap::new();
-    // The open subtests, by depth; depth 0 is the test file.
+    // The open subtests, by depth.
     let mut open: Vec<String> = Vec::new();
+    // 1 while inside a top-level subtest that stands for a test file, else 0.
+    let mut skip = 0;
     let mut last: Option<String> = None;
     let mut in_yaml = false;
     let mut block_key: Option<usize> = None;
@@ -208,6 +212,12 @@ pub fn parse_tap(tap: &str) -> BTreeMap<String, SuiteResult> {
         if let Some(name) = text.strip_prefix("# Subtest: ") {
             open.truncate(depth);
             open.push(name.to_string());
+            if depth == 0 {
+                let is_file = files
+                    .iter()
+                    .any(|file| name == file || name.ends_with(&format!("/{file}")));
+                skip = usize::from(is_file);
+            }
             continue;
         }
         if text == "---" {
@@ -235,11 +245,16 @@ pub fn parse_tap(tap: &str) -> BTreeMap<String, SuiteResult> {
             "failed"
         };
         open.truncate(depth + 1);
-        if depth == 0 {
+        if depth < skip {
             last = None;
             continue;
         }
-        let mut path: Vec<&str> = open.iter().skip(1).take(depth - 1).map(String::as_str).collect();
+        let mut path: Vec<&str> = open
+            .iter()
+            .take(depth)
+            .skip(skip)
+            .map(String::as_str)
+            .collect();
         path.push(name);
         let id = path.join(" > ");
         results.insert(
@@ -322,12 +337,17 @@ E   AssertionError: 1 != 2</failure></testcase>
     1..3
 not ok 1 - /work/app/stack.test.mjs
 ";
-        let results = parse_tap(tap);
+        let results = parse_tap(tap, &["stack.test.mjs".to_string()]);
         assert_eq!(results["push then pop"].status, "passed");
         assert_eq!(results["stack > pop on empty throws"].status, "failed");
         assert!(results["stack > pop on empty throws"].message.contains("1 !== 2"), "{results:?}");
         assert_eq!(results["stack"].status, "error");
         assert_eq!(results["later"].status, "skipped");
         assert!(!results.contains_key("/work/app/stack.test.mjs"));
+        // One file: node lists its tests at the top level.
+        let single = "TAP version 13\n# Subtest: alone\nnot ok 1 - alone\n  ---\n  error: 'boom'\n  ...\n1..1\n";
+        let results = parse_tap(single, &["stack.test.mjs".to_string()]);
+        assert_eq!(results["alone"].status, "failed");
+        assert_eq!(results["alone"].message, "boom");
     }
 }

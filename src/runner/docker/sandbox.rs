@@ -352,7 +352,17 @@ impl Sandbox {
             Ok(Ok(true)) => None,
         };
         let ended = match finished {
-            Some(ended) => ended,
+            // A stalled stream is the learner's only if the daemon still answers: a
+            // daemon that stopped is an infrastructure fault, never a time limit.
+            Some(ended) => {
+                call(
+                    timeout,
+                    "exec inspect",
+                    self.docker.inspect_exec(&created.id),
+                )
+                .await?;
+                ended
+            }
             // The streams closed; the process may still run (it closed them itself).
             None => loop {
                 let inspect = call(
@@ -415,17 +425,45 @@ impl Sandbox {
         (cpu, memory)
     }
 
-    /// Removes the container and its volume, and waits for it.
+    /// Removes the container and its volume. When the engine does not answer, removal
+    /// goes on in the background, retried with a growing delay.
     pub async fn remove(mut self) -> Result<(), RunnerError> {
         self.removed = true;
-        remove(&self.docker, &self.id, &self.volume, self.call_timeout).await;
-        self.live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        if remove(&self.docker, &self.id, &self.volume, self.call_timeout).await {
+            self.live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        } else {
+            self.remove_in_background();
+        }
         Ok(())
+    }
+
+    fn remove_in_background(&self) {
+        let (docker, id, volume, timeout) = (
+            self.docker.clone(),
+            self.id.clone(),
+            self.volume.clone(),
+            self.call_timeout,
+        );
+        let live = self.live.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let mut delay = Duration::from_secs(1);
+                for _ in 0..8 {
+                    if remove(&docker, &id, &volume, timeout).await {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(60));
+                }
+                live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
     }
 }
 
-/// Force-removes a container and its volume; failures are logged (the sweeper retries).
-pub async fn remove(docker: &Docker, id: &str, volume: &str, timeout: Duration) {
+/// Force-removes a container and its volume; returns whether both are gone. Failures
+/// are logged; the caller retries, and the start-up sweeper catches the rest.
+pub async fn remove(docker: &Docker, id: &str, volume: &str, timeout: Duration) -> bool {
     let container = call(
         timeout,
         "remove",
@@ -445,34 +483,24 @@ pub async fn remove(docker: &Docker, id: &str, volume: &str, timeout: Duration) 
         docker.remove_volume(volume, Some(RemoveVolumeOptions { force: true })),
     )
     .await;
+    let mut gone = true;
     for result in [container, volume] {
         if let Err(error) = result
             && !error.0.contains("No such")
         {
-            tracing::warn!(container = id, error = %error.0, "sandbox removal failed; the sweeper will retry");
+            tracing::warn!(container = id, error = %error.0, "sandbox removal failed; retrying");
+            gone = false;
         }
     }
+    gone
 }
 
 impl Drop for Sandbox {
     /// A sandbox dropped without `remove` (a cancelled grading, a panic) is removed in
     /// the background.
     fn drop(&mut self) {
-        if self.removed {
-            return;
-        }
-        let (docker, id, volume, timeout) = (
-            self.docker.clone(),
-            self.id.clone(),
-            self.volume.clone(),
-            self.call_timeout,
-        );
-        let live = self.live.clone();
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                remove(&docker, &id, &volume, timeout).await;
-                live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            });
+        if !self.removed {
+            self.remove_in_background();
         }
     }
 }

@@ -1,0 +1,2 @@
+// A9: an infinite loop.
+for (;;) {}

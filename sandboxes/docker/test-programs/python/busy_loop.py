@@ -1,0 +1,3 @@
+# A9: an infinite loop.
+while True:
+    pass

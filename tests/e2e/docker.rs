@@ -1,0 +1,546 @@
+//! The Docker runner on this machine's real engine: the hostile corpus with its expected
+//! verdicts, every kind, the container cap, cleanup, and what happens when the daemon
+//! stops answering or the worker is killed mid-grading.
+
+use crate::common::*;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use verdict::exercise::manifest::{
+    Compare, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility,
+};
+use verdict::exercise::package::{Package, PackageLimits};
+use verdict::exercise::resolved::{ResolvedExercise, ResolvedTest};
+use verdict::runner::Limits;
+use verdict::runner::docker::{DockerRunner, LABEL_OWNER, LABEL_SANDBOX};
+
+const MAXIMA: Limits = Limits {
+    cpu_ms: 10_000,
+    wall_ms: 20_000,
+    memory_mb: 512,
+    output_kb: 1024,
+    pids: 256,
+};
+
+async fn runner_with(args: DockerArgs, concurrency: usize) -> DockerRunner {
+    DockerRunner::connect(&args, concurrency, &|line| eprintln!("{line}"))
+        .await
+        .unwrap()
+        .expect("--docker on gives a runner")
+}
+
+async fn runner(concurrency: usize) -> DockerRunner {
+    runner_with(docker_args(DockerMode::On), concurrency).await
+}
+
+/// The engine, for the checks the tests make from outside the runner.
+fn engine() -> bollard::Docker {
+    bollard::Docker::connect_with_defaults().unwrap()
+}
+
+/// Sandbox containers whose owner label names process `pid`.
+async fn containers_of(pid: u32) -> Vec<String> {
+    let filters = HashMap::from([("label".to_string(), vec![LABEL_SANDBOX.to_string()])]);
+    engine()
+        .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| {
+            c.labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_OWNER))
+                .is_some_and(|owner| owner.split(':').nth(1) == Some(&pid.to_string()))
+        })
+        .filter_map(|c| c.id)
+        .collect()
+}
+
+/// Waits until process `pid` holds no sandbox container (removal may finish in the
+/// background), and fails if one is left.
+async fn assert_no_containers_of(pid: u32, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = containers_of(pid).await;
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "containers left behind: {left:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// An io exercise graded in Docker whose every test expects "sandbox held".
+fn io_exercise(language: Language, entrypoint: &str, cases: &[String], limits: LimitsSpec) -> ResolvedExercise {
+    let cases: Vec<String> = if cases.is_empty() {
+        vec![String::new()]
+    } else {
+        cases.to_vec()
+    };
+    ResolvedExercise {
+        slug: "hostile".into(),
+        title: "hostile".into(),
+        tier: Tier::Hero,
+        points: 1.0,
+        language,
+        kind: Kind::Io,
+        runner: RunnerKind::Docker,
+        entrypoint: entrypoint.into(),
+        extra_files: vec![],
+        limits,
+        tests: cases
+            .iter()
+            .enumerate()
+            .map(|(index, stdin)| ResolvedTest {
+                name: format!("case {index}"),
+                weight: 1.0,
+                visibility: Visibility::Visible,
+                stdin: stdin.clone(),
+                expected_stdout: Some("sandbox held\n".into()),
+                compare: Compare::Trim,
+                tolerance: None,
+                pattern: None,
+                args: None,
+                expected: None,
+                seed: None,
+                ordered: false,
+                request: None,
+            })
+            .collect(),
+        function: None,
+        schema: None,
+        support: BTreeMap::new(),
+        http: None,
+    }
+}
+
+#[derive(Deserialize)]
+struct Corpus {
+    limits: LimitsSpec,
+    programs: BTreeMap<String, Program>,
+}
+
+#[derive(Deserialize)]
+struct Program {
+    verdict: String,
+    #[serde(default)]
+    cases: Vec<String>,
+    #[serde(default)]
+    runs: Option<usize>,
+    #[allow(dead_code)]
+    id: Option<String>,
+}
+
+/// Every hostile program gets its expected verdict, within its limits, and leaves no
+/// container behind (sandboxes/docker/test-programs/expected.toml).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_hostile_program_gets_its_expected_verdict() {
+    use futures::StreamExt;
+    let dir = repo().join("sandboxes/docker/test-programs");
+    let corpus: Corpus =
+        toml::from_str(&std::fs::read_to_string(dir.join("expected.toml")).unwrap()).unwrap();
+    let mut on_disk = Vec::new();
+    for language in ["python", "javascript"] {
+        for entry in std::fs::read_dir(dir.join(language)).unwrap() {
+            on_disk.push(format!("{language}/{}", entry.unwrap().file_name().to_string_lossy()));
+        }
+    }
+    on_disk.sort();
+    assert_eq!(
+        on_disk,
+        corpus.programs.keys().cloned().collect::<Vec<_>>(),
+        "every program has an expected verdict"
+    );
+    let runner = Arc::new(runner(2).await);
+    let limits = corpus.limits;
+    let failures: Vec<String> = futures::stream::iter(corpus.programs.iter())
+        .map(|(path, program)| {
+            let runner = runner.clone();
+            let source = std::fs::read(dir.join(path)).unwrap();
+            async move {
+                let (language, entrypoint) = if path.ends_with(".py") {
+                    (Language::Python, "main.py")
+                } else {
+                    (Language::Javascript, "main.js")
+                };
+                let runs: Vec<Vec<String>> = match program.runs {
+                    Some(2) => vec![vec!["write".into()], vec!["check".into()]],
+                    _ => vec![program.cases.clone()],
+                };
+                let mut problems = Vec::new();
+                for cases in runs {
+                    let exercise = io_exercise(language, entrypoint, &cases, limits);
+                    let files = BTreeMap::from([(entrypoint.to_string(), source.clone())]);
+                    let started = Instant::now();
+                    let (grade, info, _) =
+                        verdict::exercise::grade_files(&exercise, files, runner.as_ref(), &MAXIMA)
+                            .await
+                            .unwrap_or_else(|error| panic!("{path}: {error}"));
+                    let elapsed = started.elapsed();
+                    assert!(info.digest.starts_with("sha256:"), "{info:?}");
+                    if grade.verdict.as_str() != program.verdict {
+                        problems.push(format!(
+                            "{path}: expected {}, got {} ({:?})",
+                            program.verdict,
+                            grade.verdict.as_str(),
+                            grade.tests
+                        ));
+                    }
+                    // A limit stops the program near its limit, not at the job timeout.
+                    if elapsed > Duration::from_secs(20) {
+                        problems.push(format!("{path}: took {elapsed:?}"));
+                    }
+                }
+                problems
+            }
+        })
+        .buffer_unordered(2)
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await;
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(runner.peak_containers() <= 2, "at most --concurrency containers");
+    assert_no_containers_of(std::process::id(), Duration::from_secs(30)).await;
+}
+
+/// Output is read with a byte cap: a flood is cut at the cap, and the case is an
+/// output_limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_is_cut_at_the_cap_and_usage_is_recorded() {
+    let runner = runner(1).await;
+    let limits = LimitsSpec {
+        output_kb: Some(16),
+        ..Default::default()
+    };
+    let exercise = io_exercise(Language::Python, "main.py", &[], limits);
+    let flood = b"import sys\nwhile True:\n    sys.stdout.write('x' * 4096)\n".to_vec();
+    let request = verdict::exercise::run_request(
+        &exercise,
+        BTreeMap::from([("main.py".to_string(), flood)]),
+        &MAXIMA,
+    );
+    let (report, _) = verdict::runner::Runner::run(&runner, &request).await.unwrap();
+    let verdict::runner::RunReport::Cases(cases) = report else {
+        panic!("ran")
+    };
+    assert_eq!(cases[0].outcome, verdict::runner::CaseOutcome::OutputLimit);
+    assert_eq!(cases[0].stdout.len(), 16 * 1024, "stdout is cut at the cap");
+    assert!(cases[0].cpu_used > 0, "CPU time is recorded");
+    assert!(cases[0].peak_memory_bytes > 0, "peak memory is recorded");
+}
+
+/// Each worker holds at most `--concurrency` containers, however many gradings wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_are_capped_at_the_concurrency() {
+    use futures::StreamExt;
+    let runner = Arc::new(runner(2).await);
+    let exercise = io_exercise(Language::Python, "main.py", &[], LimitsSpec::default());
+    let program = b"import time\ntime.sleep(0.5)\nprint('sandbox held')\n".to_vec();
+    let verdicts: Vec<String> = futures::stream::iter(0..6)
+        .map(|_| {
+            let (runner, exercise, program) = (runner.clone(), exercise.clone(), program.clone());
+            async move {
+                let files = BTreeMap::from([("main.py".to_string(), program)]);
+                let (grade, _, _) =
+                    verdict::exercise::grade_files(&exercise, files, runner.as_ref(), &MAXIMA)
+                        .await
+                        .unwrap();
+                grade.verdict.as_str().to_string()
+            }
+        })
+        .buffer_unordered(6)
+        .collect()
+        .await;
+    assert!(verdicts.iter().all(|v| v == "accepted"), "{verdicts:?}");
+    assert_eq!(runner.peak_containers(), 2, "six gradings, two containers at a time");
+}
+
+/// A package whose manifest is switched to the Docker runner.
+fn in_docker(slug: &str) -> Package {
+    let mut package =
+        Package::from_dir(&repo().join("exercises").join(slug), PackageLimits::default()).unwrap();
+    package.manifest.runner = Some(RunnerKind::Docker);
+    package
+}
+
+/// The function kind (Python and JavaScript) and unittest suites under pytest run in
+/// Docker with the same packages the wasm runner grades: each reference passes, each
+/// starter does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_and_unittest_exercises_grade_in_docker() {
+    let runner = verdict::runner::Sandboxes {
+        wasm: verdict::runner::wasm::WasmRunner::new(
+            256,
+            verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
+        )
+        .unwrap(),
+        docker: Some(runner(2).await),
+    };
+    for slug in ["python-leap", "js-fizzbuzz", "python-stack-suite", "python-word-count"] {
+        let package = in_docker(slug);
+        let (exercise, report) =
+            verdict::exercise::validate(&package, &runner, &MAXIMA, &|line| eprintln!("{line}"))
+                .await
+                .unwrap_or_else(|error| panic!("{slug}: {error:?}"));
+        assert!(report.valid, "{slug}: {report:?}");
+        assert_eq!(exercise.runner, RunnerKind::Docker);
+    }
+}
+
+/// A Docker exercise is refused, with a message that says why, by a server without the
+/// Docker runner; and `--docker on` refuses to start without a working engine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_docker_the_runner_refuses_clearly() {
+    let runner = verdict::runner::Sandboxes {
+        wasm: verdict::runner::wasm::WasmRunner::new(
+            256,
+            verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
+        )
+        .unwrap(),
+        docker: None,
+    };
+    let error = verdict::exercise::validate(&in_docker("flask-todo"), &runner, &MAXIMA, &|_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("needs the docker runner"), "{error}");
+
+    let mut args = docker_args(DockerMode::On);
+    args.docker_host = Some("unix:///nonexistent/docker.sock".into());
+    let error = DockerRunner::connect(&args, 1, &|_| {})
+        .await
+        .err()
+        .expect("no engine, no start")
+        .to_string();
+    assert!(error.contains("Docker runner cannot start"), "{error}");
+    args.mode = DockerMode::Auto;
+    assert!(DockerRunner::connect(&args, 1, &|_| {}).await.unwrap().is_none());
+}
+
+/// A Unix-socket proxy in front of the Docker socket that can stop answering: bytes
+/// are held, in both directions, while it is frozen.
+struct FreezableProxy {
+    path: std::path::PathBuf,
+    frozen: Arc<AtomicBool>,
+    /// Set when a request to start an exec went through (grading is under way).
+    saw_exec: Arc<AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+impl FreezableProxy {
+    async fn start() -> FreezableProxy {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let saw_exec = Arc::new(AtomicBool::new(false));
+        let (f, s) = (frozen.clone(), saw_exec.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(upstream) = tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (up_read, up_write) = upstream.into_split();
+                tokio::spawn(pipe(client_read, up_write, f.clone(), Some(s.clone())));
+                tokio::spawn(pipe(up_read, client_write, f.clone(), None));
+            }
+        });
+        FreezableProxy {
+            path,
+            frozen,
+            saw_exec,
+            _dir: dir,
+        }
+    }
+}
+
+async fn pipe(
+    mut from: tokio::net::unix::OwnedReadHalf,
+    mut to: tokio::net::unix::OwnedWriteHalf,
+    frozen: Arc<AtomicBool>,
+    saw_exec: Option<Arc<AtomicBool>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let Ok(n) = from.read(&mut buffer).await else {
+            return;
+        };
+        if n == 0 {
+            let _ = to.shutdown().await;
+            return;
+        }
+        if frozen.load(Ordering::SeqCst) {
+            // A daemon that stopped answering: this connection never moves again.
+            std::future::pending::<()>().await;
+        }
+        if let Some(saw) = &saw_exec {
+            let text = String::from_utf8_lossy(&buffer[..n]);
+            if text.contains("/exec/") && text.contains("/start") {
+                saw.store(true, Ordering::SeqCst);
+            }
+        }
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A daemon that stops answering mid-grading: every call is bounded, the attempt ends
+/// as an infrastructure failure (never a learner verdict), the job is retried, and the
+/// retry grades normally once the daemon answers again. No container is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_that_stops_answering_means_a_retry_not_a_verdict() {
+    let proxy = FreezableProxy::start().await;
+    let host = format!("unix://{}", proxy.path.display());
+    let exercises = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo().join("exercises/python-csv-report"),
+        &exercises.path().join("python-csv-report"),
+    );
+    let app = TestApp::spawn_with(Backend::Sqlite, |args| {
+        args.exercises = exercises.path().to_path_buf();
+        args.docker = docker_args(DockerMode::On);
+        args.docker.docker_host = Some(host);
+        args.docker.docker_call_timeout = 3;
+    })
+    .await;
+    let learner = app.learner("ada").await;
+    proxy.saw_exec.store(false, Ordering::SeqCst);
+    let created = app
+        .submit(
+            &learner,
+            json!({"exercise": "python-csv-report", "files": {"report.py": solution("python-csv-report", "report.py")}}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !proxy.saw_exec.load(Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "the grading never reached an exec");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    proxy.frozen.store(true, Ordering::SeqCst);
+    // Long enough for the bounded calls to fail the first attempt.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let during: serde_json::Value = app
+        .http
+        .get(app.url(&format!("/v1/submissions/{id}")))
+        .bearer_auth(&learner)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(during["status"], "completed", "no verdict while the daemon is gone: {during}");
+    proxy.frozen.store(false, Ordering::SeqCst);
+    let done = app.wait_final(&id, &learner).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["verdict"], "accepted", "{done}");
+    assert!(done["attempts"].as_i64().unwrap() >= 2, "graded again: {done}");
+    app.stop().await;
+    assert_no_containers_of(std::process::id(), Duration::from_secs(90)).await;
+}
+
+/// A fixture exercise whose reference takes `seconds` to answer.
+fn slow_exercise(dir: &Path, seconds: u32) {
+    let root = dir.join("slow-docker");
+    std::fs::create_dir_all(root.join("solution")).unwrap();
+    std::fs::write(
+        root.join("exercise.toml"),
+        r#"slug = "slow-docker"
+title = "Slow"
+tier = "hero"
+points = 1
+language = "python"
+kind = "io"
+runner = "docker"
+[files]
+entrypoint = "slow.py"
+[limits]
+wall_ms = 20000
+[[tests]]
+name = "slow"
+expected_stdout = "done\n"
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("solution/slow.py"),
+        format!("import time\ntime.sleep({seconds})\nprint('done')\n"),
+    )
+    .unwrap();
+}
+
+fn worker_process(database: &TestDatabase) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(["worker", "--docker", "on", "--concurrency", "1"])
+        .args(database.flags())
+        .arg("--docker-recipes")
+        .arg(repo().join("sandboxes/docker"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// `kill -9` of the worker mid-grading orphans its container; the next worker removes
+/// it at start-up and grades the submission again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_leaves_no_container_after_the_next_start() {
+    let exercises = tempfile::tempdir().unwrap();
+    slow_exercise(exercises.path(), 3);
+    let app = TestApp::spawn_with(Backend::Sqlite, |args| {
+        args.exercises = exercises.path().to_path_buf();
+        args.no_workers = true;
+        args.docker = docker_args(DockerMode::On);
+    })
+    .await;
+    let learner = app.learner("ada").await;
+    let created = app
+        .submit(
+            &learner,
+            json!({"exercise": "slow-docker", "files": {"slow.py": "import time\ntime.sleep(3)\nprint('done')\n"}}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let mut worker = worker_process(&app.database);
+    let pid = worker.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let orphans = loop {
+        let held = containers_of(pid).await;
+        // The canary containers come and go at start-up; wait for the grading's.
+        if !held.is_empty() {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let held = containers_of(pid).await;
+            if !held.is_empty() {
+                break held;
+            }
+        }
+        assert!(Instant::now() < deadline, "the worker never started a container");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    assert_eq!(containers_of(pid).await, orphans, "kill -9 leaves the container");
+
+    let mut next = worker_process(&app.database);
+    let done = app.wait_final(&id, &learner).await;
+    assert_eq!(done["verdict"], "accepted", "{done}");
+    assert!(containers_of(pid).await.is_empty(), "the next worker swept the orphans");
+    assert_eq!(done["attempts"], 2, "graded again after the kill: {done}");
+    next.kill().unwrap();
+    next.wait().unwrap();
+    app.stop().await;
+}
