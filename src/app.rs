@@ -53,6 +53,8 @@ pub struct Services {
     pub store: Store,
     pub queue: Queue,
     pub runner: Arc<dyn Runner>,
+    /// The owner label of this process's Docker containers, when Docker is on.
+    pub docker_owner: Option<String>,
     pub maxima: Limits,
     pub completions: crate::completions::Completions,
 }
@@ -72,13 +74,15 @@ impl Services {
         let store = Store::open(&location).await?;
         let queue = Queue::open(&location).await?;
         let maxima = limits.maxima();
-        let runner: Arc<dyn Runner> = Arc::new(
-            ready_runner(maxima.memory_mb, runtimes, docker, concurrency, log_progress).await?,
-        );
+        let sandboxes =
+            ready_runner(maxima.memory_mb, runtimes, docker, concurrency, log_progress).await?;
+        let docker_owner = sandboxes.docker.as_ref().map(|d| d.owner().to_string());
+        let runner: Arc<dyn Runner> = Arc::new(sandboxes);
         Ok(Services {
             store,
             queue,
             runner,
+            docker_owner,
             maxima,
             completions: crate::completions::Completions::default(),
         })

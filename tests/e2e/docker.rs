@@ -42,8 +42,8 @@ fn engine() -> bollard::Docker {
     bollard::Docker::connect_with_defaults().unwrap()
 }
 
-/// Sandbox containers whose owner label names process `pid`.
-async fn containers_of(pid: u32) -> Vec<String> {
+/// Sandbox containers whose owner label passes `owned`.
+async fn containers_where(owned: impl Fn(&str) -> bool) -> Vec<String> {
     let filters = HashMap::from([("label".to_string(), vec![LABEL_SANDBOX.to_string()])]);
     engine()
         .list_containers(Some(bollard::query_parameters::ListContainersOptions {
@@ -58,18 +58,23 @@ async fn containers_of(pid: u32) -> Vec<String> {
             c.labels
                 .as_ref()
                 .and_then(|l| l.get(LABEL_OWNER))
-                .is_some_and(|owner| owner.split(':').nth(1) == Some(&pid.to_string()))
+                .is_some_and(|owner| owned(owner))
         })
         .filter_map(|c| c.id)
         .collect()
 }
 
-/// Waits until process `pid` holds no sandbox container (removal may finish in the
-/// background), and fails if one is left.
-async fn assert_no_containers_of(pid: u32, within: Duration) {
+/// Sandbox containers of process `pid`.
+async fn containers_of(pid: u32) -> Vec<String> {
+    containers_where(|owner| owner.split(':').nth(1) == Some(&pid.to_string())).await
+}
+
+/// Waits until `runner` holds no container (removal may finish in the background), and
+/// fails if one is left.
+async fn assert_no_containers_left(runner: &DockerRunner, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
-        let left = containers_of(pid).await;
+        let left = containers_where(|owner| owner == runner.owner()).await;
         if left.is_empty() {
             return;
         }
@@ -208,7 +213,7 @@ async fn every_hostile_program_gets_its_expected_verdict() {
         .await;
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(runner.peak_containers() <= 2, "at most --concurrency containers");
-    assert_no_containers_of(std::process::id(), Duration::from_secs(30)).await;
+    assert_no_containers_left(&runner, Duration::from_secs(30)).await;
 }
 
 /// Output is read with a byte cap: a flood is cut at the cap, and the case is an
@@ -380,9 +385,9 @@ async fn pipe(
             let _ = to.shutdown().await;
             return;
         }
-        if frozen.load(Ordering::SeqCst) {
-            // A daemon that stopped answering: this connection never moves again.
-            std::future::pending::<()>().await;
+        // A daemon that stopped answering: nothing moves until it is thawed.
+        while frozen.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         if let Some(saw) = &saw_exec {
             let text = String::from_utf8_lossy(&buffer[..n]);
@@ -430,26 +435,33 @@ async fn a_daemon_that_stops_answering_means_a_retry_not_a_verdict() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     proxy.frozen.store(true, Ordering::SeqCst);
-    // Long enough for the bounded calls to fail the first attempt.
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    let during: serde_json::Value = app
-        .http
-        .get(app.url(&format!("/v1/submissions/{id}")))
-        .bearer_auth(&learner)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_ne!(during["status"], "completed", "no verdict while the daemon is gone: {during}");
+    // The first attempt fails on a bounded call and is released for a retry.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let record = app.store().submission(&id).await.unwrap().unwrap();
+        assert_ne!(
+            record.status,
+            verdict::store::submissions::Status::Completed,
+            "no verdict while the daemon is gone: {record:?}"
+        );
+        if record.attempts >= 1 && record.status != verdict::store::submissions::Status::Running {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first attempt never failed: {record:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     proxy.frozen.store(false, Ordering::SeqCst);
     let done = app.wait_final(&id, &learner).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["verdict"], "accepted", "{done}");
     assert!(done["attempts"].as_i64().unwrap() >= 2, "graded again: {done}");
+    let owner = app.server.as_ref().unwrap().services.docker_owner.clone();
     app.stop().await;
-    assert_no_containers_of(std::process::id(), Duration::from_secs(90)).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !containers_where(|o| Some(o) == owner.as_deref()).await.is_empty() {
+        assert!(Instant::now() < deadline, "the frozen attempt's container was never removed");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// A fixture exercise whose reference takes `seconds` to answer.
@@ -518,11 +530,10 @@ async fn a_killed_worker_leaves_no_container_after_the_next_start() {
     let mut worker = worker_process(&app.database);
     let pid = worker.id();
     let deadline = Instant::now() + Duration::from_secs(60);
+    // Graded: claimed by the worker, with its container up (canaries are done by then).
     let orphans = loop {
-        let held = containers_of(pid).await;
-        // The canary containers come and go at start-up; wait for the grading's.
-        if !held.is_empty() {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        let record = app.store().submission(&id).await.unwrap().unwrap();
+        if record.status == verdict::store::submissions::Status::Running {
             let held = containers_of(pid).await;
             if !held.is_empty() {
                 break held;

@@ -46,10 +46,16 @@ pub fn check_engine(info: &SystemInfo) -> Vec<EngineFinding> {
     missing
 }
 
-/// This process, as written in the owner label: `host:pid:start-time`.
+/// A new runner's owner label: `host:pid:start-time:instance`. The pid and start time
+/// tell a live process from a dead one; the instance tells apart runners of one process.
 pub fn owner() -> String {
     let pid = std::process::id();
-    format!("{}:{pid}:{}", hostname(), start_time(pid).unwrap_or_default())
+    format!(
+        "{}:{pid}:{}:{:08x}",
+        hostname(),
+        start_time(pid).unwrap_or_default(),
+        rand::random::<u32>()
+    )
 }
 
 fn hostname() -> String {
@@ -70,8 +76,8 @@ fn start_time(pid: u32) -> Option<String> {
 /// Whether the process an owner label names is gone: on this host, and no process with
 /// that pid and start time exists. Other hosts' containers are theirs to sweep.
 fn owner_is_dead(owner: &str) -> bool {
-    let mut parts = owner.rsplitn(3, ':');
-    let (Some(started), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next())
+    let mut parts = owner.splitn(4, ':');
+    let (Some(host), Some(pid), Some(started)) = (parts.next(), parts.next(), parts.next())
     else {
         return false;
     };
@@ -241,9 +247,9 @@ mod tests {
     fn only_dead_local_owners_are_swept() {
         assert!(!owner_is_dead(&owner()), "this process is alive");
         let me = std::process::id();
-        assert!(owner_is_dead(&format!("{}:{me}:1", hostname())), "pid reused");
-        assert!(owner_is_dead(&format!("{}:4194303:1", hostname())));
-        assert!(!owner_is_dead("another-host:1:1"));
+        assert!(owner_is_dead(&format!("{}:{me}:1:0", hostname())), "pid reused");
+        assert!(owner_is_dead(&format!("{}:4194303:1:0", hostname())));
+        assert!(!owner_is_dead("another-host:1:1:0"));
         assert!(!owner_is_dead("garbage"));
     }
 }

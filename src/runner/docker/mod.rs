@@ -34,7 +34,7 @@ pub const LEARNER_USER: &str = "10001:10001";
 pub const PROBER_USER: &str = "10002:10002";
 /// Every sandbox container and volume carries this label (the sweeper's filter).
 pub const LABEL_SANDBOX: &str = "dev.verdict.sandbox";
-/// Which process made it: `host:pid:start-time`.
+/// Which runner made it: `host:pid:start-time:instance`.
 pub const LABEL_OWNER: &str = "dev.verdict.owner";
 
 /// Harness files, compiled in; uploaded read-only to `/work/harness` of each container.
@@ -239,6 +239,11 @@ impl DockerRunner {
         Ok(runner)
     }
 
+    /// This runner's owner label (see `LABEL_OWNER`).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
     /// The most containers this runner has held at once.
     pub fn peak_containers(&self) -> usize {
         self.peak.load(Ordering::SeqCst)
@@ -334,16 +339,19 @@ impl DockerRunner {
         Ok(match out.ended {
             Ended::TimedOut => (CaseOutcome::TimeLimit, true),
             Ended::OutputCapped => (CaseOutcome::OutputLimit, true),
-            // 128 + SIGKILL: the OOM killer, or the CPU rlimit's hard stop.
-            Ended::Exited(137) if sandbox.oom_killed().await? => (CaseOutcome::MemoryLimit, true),
+            Ended::Exited(0) => (CaseOutcome::Exited { code: 0 }, false),
+            // A failure after the container hit its memory ceiling: the OOM killer, or
+            // an allocation that failed.
+            Ended::Exited(_) if sandbox.memory_peaked().await? => (CaseOutcome::MemoryLimit, true),
             // 128 + SIGXCPU: the CPU-time rlimit.
-            Ended::Exited(152) | Ended::Exited(137) => (CaseOutcome::TimeLimit, true),
-            Ended::Exited(code) => (
-                CaseOutcome::Exited {
-                    code: code as i32,
+            Ended::Exited(152) => (CaseOutcome::TimeLimit, true),
+            Ended::Exited(code) if code > 128 && code < 160 => (
+                CaseOutcome::RuntimeError {
+                    message: format!("the program was killed by {}", signal_name(code - 128)),
                 },
                 false,
             ),
+            Ended::Exited(code) => (CaseOutcome::Exited { code: code as i32 }, false),
         })
     }
 
@@ -626,7 +634,7 @@ impl DockerRunner {
             })
             .await?;
         drop(stop_server);
-        let oom = sandbox.oom_killed().await?;
+        let oom = sandbox.memory_peaked().await?;
         let (cpu, memory) = sandbox.usage().await;
         // The server's own output, for the messages (it is still running: stop it).
         let server_log = if server.is_finished() {
@@ -733,6 +741,22 @@ fn server_summary(out: &ExecOutput) -> String {
     } else {
         format!("\n{how}:\n{stderr}")
     }
+}
+
+/// A signal's name, for messages.
+fn signal_name(signal: i64) -> String {
+    let name = match signal {
+        4 => "SIGILL (an illegal instruction)",
+        6 => "SIGABRT (an abort)",
+        7 => "SIGBUS (a bus error)",
+        8 => "SIGFPE (an arithmetic error)",
+        9 => "SIGKILL",
+        11 => "SIGSEGV (a crash, often a stack overflow)",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_string()
 }
 
 /// A learner's stderr, capped at 4 KiB from the end (where tracebacks end).

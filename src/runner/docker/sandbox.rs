@@ -388,19 +388,22 @@ impl Sandbox {
         })
     }
 
-    /// Whether the kernel's OOM killer has acted in this container.
-    pub async fn oom_killed(&self) -> Result<bool, RunnerError> {
-        let inspect = call(
-            self.call_timeout,
-            "inspect",
-            self.docker.inspect_container(&self.id, None),
-        )
-        .await?;
-        Ok(inspect.state.and_then(|s| s.oom_killed).unwrap_or(false))
+    /// Whether the container's memory reached its limit at some point. This engine
+    /// (cgroup v1, Docker 20.10) sets `State.OOMKilled` only when the container's main
+    /// process dies, and its stats carry no OOM counter, so the peak is the signal: a
+    /// program that fails after the cgroup hit its ceiling ran out of memory.
+    pub async fn memory_peaked(&self) -> Result<bool, RunnerError> {
+        let stats = self.stats().await?;
+        let memory = stats.memory_stats.unwrap_or_default();
+        let (peak, limit) = (memory.max_usage.unwrap_or(0), memory.limit.unwrap_or(u64::MAX));
+        let oom_kills = memory
+            .stats
+            .and_then(|s| s.get("oom_kill").copied())
+            .unwrap_or(0);
+        Ok(oom_kills > 0 || peak + 256 * 1024 >= limit)
     }
 
-    /// CPU time (µs) and peak memory (bytes) the container has used so far.
-    pub async fn usage(&self) -> (u64, u64) {
+    async fn stats(&self) -> Result<bollard::models::ContainerStatsResponse, RunnerError> {
         let stats = self.docker.stats(
             &self.id,
             Some(bollard::query_parameters::StatsOptions {
@@ -408,8 +411,20 @@ impl Sandbox {
                 one_shot: true,
             }),
         );
-        let first = tokio::time::timeout(self.call_timeout, Box::pin(stats).next()).await;
-        let Ok(Some(Ok(stats))) = first else {
+        match tokio::time::timeout(self.call_timeout, Box::pin(stats).next()).await {
+            Ok(Some(Ok(stats))) => Ok(stats),
+            Ok(Some(Err(error))) => Err(RunnerError(format!("docker stats: {error}"))),
+            Ok(None) => Err(RunnerError("docker stats: no answer".to_string())),
+            Err(_) => Err(RunnerError(format!(
+                "docker stats: the engine did not answer within {:?}",
+                self.call_timeout
+            ))),
+        }
+    }
+
+    /// CPU time (µs) and peak memory (bytes) the container has used so far.
+    pub async fn usage(&self) -> (u64, u64) {
+        let Ok(stats) = self.stats().await else {
             return (0, 0);
         };
         let cpu = stats
