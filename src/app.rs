@@ -74,8 +74,14 @@ impl Services {
         let store = Store::open(&location).await?;
         let queue = Queue::open(&location).await?;
         let maxima = limits.maxima();
-        let sandboxes =
-            ready_runner(maxima.memory_mb, runtimes, docker, concurrency, log_progress).await?;
+        let sandboxes = ready_runner(
+            maxima.memory_mb,
+            runtimes,
+            docker,
+            concurrency,
+            log_progress,
+        )
+        .await?;
         let docker_owner = sandboxes.docker.as_ref().map(|d| d.owner().to_string());
         let runner: Arc<dyn Runner> = Arc::new(sandboxes);
         Ok(Services {

@@ -3,6 +3,7 @@
 
 use crate::app::{self, ServeArgs};
 use crate::config::{ApiArgs, DatabaseArgs, LimitArgs, WorkerArgs};
+use crate::exercise::manifest::RunnerKind;
 use crate::exercise::package::{Package, PackageLimits};
 use crate::store::tokens::Role;
 use anyhow::Context;
@@ -167,14 +168,33 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         crate::exercise::run_request(&stored.exercise, solution.clone(), &server.services.maxima);
     let runner = server.services.runner.clone();
     runner.run(&request).await?;
+    let in_docker = request.runner == RunnerKind::Docker;
     let mut floor = Vec::new();
-    for _ in 0..200 {
+    let mut case_time = Vec::new();
+    for _ in 0..if in_docker { 30 } else { 200 } {
         let started = Instant::now();
-        runner.run(&request).await?;
+        let (report, _) = runner.run(&request).await?;
         floor.push(started.elapsed());
+        if let crate::runner::RunReport::Cases(cases) = report {
+            case_time.push(cases.iter().map(|case| case.duration).sum::<Duration>());
+        }
     }
     floor.sort();
+    case_time.sort();
     let floor_p50 = percentile(&floor, 0.5);
+    // Docker: the bare container floor, `docker run --rm --network none <image> true`
+    // through the same engine, in the same run.
+    let container_floor = if in_docker {
+        let image = crate::runner::docker::image_tag(&args.docker, request.language)?;
+        let mut runs = Vec::new();
+        for _ in 0..30 {
+            runs.push(crate::runner::docker::container_floor(&args.docker, &image).await?);
+        }
+        runs.sort();
+        Some(percentile(&runs, 0.5))
+    } else {
+        None
+    };
     eprintln!(
         "bench: floor measured ({} cases per grading, entrypoint {entrypoint})",
         request.cases.len()
@@ -236,10 +256,31 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!();
     println!("| measure | value |");
     println!("|---|---|");
-    println!(
-        "| floor: in-process wasmtime run of the reference (same runner, harness and cases), p50 | {} |",
-        ms(floor_p50)
-    );
+    match container_floor {
+        Some(container) => {
+            let tests = percentile(&case_time, 0.5);
+            println!(
+                "| floor: `docker run --rm --network none <image> true`, p50 | {} |",
+                ms(container)
+            );
+            println!(
+                "| the tests' own run time (every case's exec, as the host timed it), p50 | {} |",
+                ms(tests)
+            );
+            println!(
+                "| in-process Docker runner run of the reference (no HTTP, queue or database), p50 | {} |",
+                ms(floor_p50)
+            );
+            println!(
+                "| idle p50 / (container floor + tests) | {:.2}× (aim < 1.3×) |",
+                percentile(&sequential, 0.5).as_secs_f64() / (container + tests).as_secs_f64()
+            );
+        }
+        None => println!(
+            "| floor: in-process wasmtime run of the reference (same runner, harness and cases), p50 | {} |",
+            ms(floor_p50)
+        ),
+    }
     println!(
         "| idle submit-to-verdict p50 ({} sequential) | {} |",
         args.sequential,

@@ -404,10 +404,9 @@ fn http_matches(
 pub fn json_subset(want: &serde_json::Value, got: &serde_json::Value, tolerance: f64) -> bool {
     use serde_json::Value;
     match (want, got) {
-        (Value::Object(want), Value::Object(got)) => want.iter().all(|(key, w)| {
-            got.get(key)
-                .is_some_and(|g| json_subset(w, g, tolerance))
-        }),
+        (Value::Object(want), Value::Object(got)) => want
+            .iter()
+            .all(|(key, w)| got.get(key).is_some_and(|g| json_subset(w, g, tolerance))),
         (Value::Array(want), Value::Array(got)) => {
             want.len() == got.len()
                 && want

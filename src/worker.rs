@@ -4,8 +4,8 @@
 //! its worker) as `failed` / `internal_error`.
 
 use crate::exercise::grade_files;
-use crate::grading::Verdict;
 use crate::exercise::manifest::RunnerKind;
+use crate::grading::Verdict;
 use crate::runner::{Limits, RunReport, Runner};
 use crate::store::Store;
 use crate::store::submissions::{Claim, Status};

@@ -455,7 +455,10 @@ impl Manifest {
             }
             Kind::Http => {
                 let http = self.http.as_ref().ok_or_else(|| {
-                    missing("http", "command = [\"python3\", \"app.py\"], port, ready_path")
+                    missing(
+                        "http",
+                        "command = [\"python3\", \"app.py\"], port, ready_path",
+                    )
                 })?;
                 if http.command.is_empty() || http.command.iter().any(|part| part.is_empty()) {
                     return Err(ManifestError::new(
@@ -503,18 +506,25 @@ pub fn http_request(request: Option<&serde_json::Value>) -> Result<serde_json::V
         .unwrap_or("GET")
         .to_ascii_uppercase();
     if !METHODS.contains(&method.as_str()) {
-        return Err(format!("method {method:?} is not one of {}", METHODS.join(", ")));
+        return Err(format!(
+            "method {method:?} is not one of {}",
+            METHODS.join(", ")
+        ));
     }
     let path = request
         .get("path")
         .and_then(|p| p.as_str())
         .ok_or("needs a path, such as \"/todos\"")?;
     if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("path {path:?} must start with / and hold no spaces"));
+        return Err(format!(
+            "path {path:?} must start with / and hold no spaces"
+        ));
     }
     let mut headers = serde_json::Map::new();
     if let Some(given) = request.get("headers") {
-        let given = given.as_object().ok_or("headers must be a table of strings")?;
+        let given = given
+            .as_object()
+            .ok_or("headers must be a table of strings")?;
         for (name, value) in given {
             let value = value.as_str().ok_or("headers must be a table of strings")?;
             let ok = !name.is_empty()
@@ -553,7 +563,9 @@ fn check_http_expect(expect: &serde_json::Value) -> Result<(), String> {
         .ok_or("expect must be a table, such as { status = 200, json = [] }")?;
     for key in expect.keys() {
         if !["status", "headers", "json", "body"].contains(&key.as_str()) {
-            return Err(format!("unknown field {key:?} (use status, headers, json or body)"));
+            return Err(format!(
+                "unknown field {key:?} (use status, headers, json or body)"
+            ));
         }
     }
     match expect.get("status").and_then(|s| s.as_u64()) {

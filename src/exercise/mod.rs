@@ -103,10 +103,9 @@ fn resolve_tests(package: &Package) -> Result<Vec<ResolvedTest>, PackageError> {
             _ => test.expected.clone(),
         };
         let request = match package.manifest.kind {
-            Kind::Http => Some(
-                manifest::http_request(test.request.as_ref())
-                    .map_err(|problem| ManifestError::new(format!("tests[{index}].request"), problem))?,
-            ),
+            Kind::Http => Some(manifest::http_request(test.request.as_ref()).map_err(
+                |problem| ManifestError::new(format!("tests[{index}].request"), problem),
+            )?),
             _ => None,
         };
         tests.push(ResolvedTest {
@@ -344,7 +343,10 @@ pub async fn validate(
                 test.expected_stdout =
                     Some(String::from_utf8_lossy(&observation.stdout).into_owned());
             } else if exercise.kind == Kind::Http {
-                test.expected = observation.value.as_ref().map(crate::grading::http_expectation);
+                test.expected = observation
+                    .value
+                    .as_ref()
+                    .map(crate::grading::http_expectation);
             } else {
                 test.expected = observation.value.clone();
             }

@@ -78,13 +78,21 @@ async fn assert_no_containers_left(runner: &DockerRunner, within: Duration) {
         if left.is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "containers left behind: {left:?}");
+        assert!(
+            Instant::now() < deadline,
+            "containers left behind: {left:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 /// An io exercise graded in Docker whose every test expects "sandbox held".
-fn io_exercise(language: Language, entrypoint: &str, cases: &[String], limits: LimitsSpec) -> ResolvedExercise {
+fn io_exercise(
+    language: Language,
+    entrypoint: &str,
+    cases: &[String],
+    limits: LimitsSpec,
+) -> ResolvedExercise {
     let cases: Vec<String> = if cases.is_empty() {
         vec![String::new()]
     } else {
@@ -155,7 +163,10 @@ async fn every_hostile_program_gets_its_expected_verdict() {
     let mut on_disk = Vec::new();
     for language in ["python", "javascript"] {
         for entry in std::fs::read_dir(dir.join(language)).unwrap() {
-            on_disk.push(format!("{language}/{}", entry.unwrap().file_name().to_string_lossy()));
+            on_disk.push(format!(
+                "{language}/{}",
+                entry.unwrap().file_name().to_string_lossy()
+            ));
         }
     }
     on_disk.sort();
@@ -212,7 +223,10 @@ async fn every_hostile_program_gets_its_expected_verdict() {
         .collect()
         .await;
     assert!(failures.is_empty(), "{failures:#?}");
-    assert!(runner.peak_containers() <= 2, "at most --concurrency containers");
+    assert!(
+        runner.peak_containers() <= 2,
+        "at most --concurrency containers"
+    );
     assert_no_containers_left(&runner, Duration::from_secs(30)).await;
 }
 
@@ -232,7 +246,9 @@ async fn output_is_cut_at_the_cap_and_usage_is_recorded() {
         BTreeMap::from([("main.py".to_string(), flood)]),
         &MAXIMA,
     );
-    let (report, _) = verdict::runner::Runner::run(&runner, &request).await.unwrap();
+    let (report, _) = verdict::runner::Runner::run(&runner, &request)
+        .await
+        .unwrap();
     let verdict::runner::RunReport::Cases(cases) = report else {
         panic!("ran")
     };
@@ -265,13 +281,20 @@ async fn containers_are_capped_at_the_concurrency() {
         .collect()
         .await;
     assert!(verdicts.iter().all(|v| v == "accepted"), "{verdicts:?}");
-    assert_eq!(runner.peak_containers(), 2, "six gradings, two containers at a time");
+    assert_eq!(
+        runner.peak_containers(),
+        2,
+        "six gradings, two containers at a time"
+    );
 }
 
 /// A package whose manifest is switched to the Docker runner.
 fn in_docker(slug: &str) -> Package {
-    let mut package =
-        Package::from_dir(&repo().join("exercises").join(slug), PackageLimits::default()).unwrap();
+    let mut package = Package::from_dir(
+        &repo().join("exercises").join(slug),
+        PackageLimits::default(),
+    )
+    .unwrap();
     package.manifest.runner = Some(RunnerKind::Docker);
     package
 }
@@ -289,7 +312,12 @@ async fn function_and_unittest_exercises_grade_in_docker() {
         .unwrap(),
         docker: Some(runner(2).await),
     };
-    for slug in ["python-leap", "js-fizzbuzz", "python-stack-suite", "python-word-count"] {
+    for slug in [
+        "python-leap",
+        "js-fizzbuzz",
+        "python-stack-suite",
+        "python-word-count",
+    ] {
         let package = in_docker(slug);
         let (exercise, report) =
             verdict::exercise::validate(&package, &runner, &MAXIMA, &|line| eprintln!("{line}"))
@@ -327,7 +355,12 @@ async fn without_docker_the_runner_refuses_clearly() {
         .to_string();
     assert!(error.contains("Docker runner cannot start"), "{error}");
     args.mode = DockerMode::Auto;
-    assert!(DockerRunner::connect(&args, 1, &|_| {}).await.unwrap().is_none());
+    assert!(
+        DockerRunner::connect(&args, 1, &|_| {})
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// A Unix-socket proxy in front of the Docker socket that can stop answering: bytes
@@ -417,7 +450,7 @@ async fn a_daemon_that_stops_answering_means_a_retry_not_a_verdict() {
         args.exercises = exercises.path().to_path_buf();
         args.docker = docker_args(DockerMode::On);
         args.docker.docker_host = Some(host);
-        args.docker.docker_call_timeout = 3;
+        args.docker.docker_call_timeout = 8;
     })
     .await;
     let learner = app.learner("ada").await;
@@ -431,7 +464,10 @@ async fn a_daemon_that_stops_answering_means_a_retry_not_a_verdict() {
     let id = created["id"].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !proxy.saw_exec.load(Ordering::SeqCst) {
-        assert!(Instant::now() < deadline, "the grading never reached an exec");
+        assert!(
+            Instant::now() < deadline,
+            "the grading never reached an exec"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     proxy.frozen.store(true, Ordering::SeqCst);
@@ -447,19 +483,31 @@ async fn a_daemon_that_stops_answering_means_a_retry_not_a_verdict() {
         if record.attempts >= 1 && record.status != verdict::store::submissions::Status::Running {
             break;
         }
-        assert!(Instant::now() < deadline, "the first attempt never failed: {record:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the first attempt never failed: {record:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     proxy.frozen.store(false, Ordering::SeqCst);
     let done = app.wait_final(&id, &learner).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["verdict"], "accepted", "{done}");
-    assert!(done["attempts"].as_i64().unwrap() >= 2, "graded again: {done}");
+    assert!(
+        done["attempts"].as_i64().unwrap() >= 2,
+        "graded again: {done}"
+    );
     let owner = app.server.as_ref().unwrap().services.docker_owner.clone();
     app.stop().await;
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !containers_where(|o| Some(o) == owner.as_deref()).await.is_empty() {
-        assert!(Instant::now() < deadline, "the frozen attempt's container was never removed");
+    while !containers_where(|o| Some(o) == owner.as_deref())
+        .await
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the frozen attempt's container was never removed"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -539,19 +587,90 @@ async fn a_killed_worker_leaves_no_container_after_the_next_start() {
                 break held;
             }
         }
-        assert!(Instant::now() < deadline, "the worker never started a container");
+        assert!(
+            Instant::now() < deadline,
+            "the worker never started a container"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     worker.kill().unwrap();
     worker.wait().unwrap();
-    assert_eq!(containers_of(pid).await, orphans, "kill -9 leaves the container");
+    assert_eq!(
+        containers_of(pid).await,
+        orphans,
+        "kill -9 leaves the container"
+    );
 
     let mut next = worker_process(&app.database);
     let done = app.wait_final(&id, &learner).await;
     assert_eq!(done["verdict"], "accepted", "{done}");
-    assert!(containers_of(pid).await.is_empty(), "the next worker swept the orphans");
+    assert!(
+        containers_of(pid).await.is_empty(),
+        "the next worker swept the orphans"
+    );
     assert_eq!(done["attempts"], 2, "graded again after the kill: {done}");
     next.kill().unwrap();
     next.wait().unwrap();
     app.stop().await;
+}
+
+/// Printing a report does not forge a suite pass: pytest's JUnit frame and node:test's
+/// reporter frames need the run's nonce, which comes on stdin before any learner code
+/// runs and is on no command line. Each forgery would pass every test if it worked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printed_suite_reports_are_not_results() {
+    let runner = verdict::runner::Sandboxes {
+        wasm: verdict::runner::wasm::WasmRunner::new(
+            256,
+            verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
+        )
+        .unwrap(),
+        docker: Some(runner(2).await),
+    };
+    let python_forgery = r#"
+import os, sys
+names = ["test_new_account_is_empty", "test_deposit_adds", "test_withdraw_subtracts"]
+cases = "".join(f'<testcase classname="test_bank" name="{n}" />' for n in names)
+xml = f'<testsuites><testsuite>{cases}</testsuite></testsuites>'
+stolen = sys.stdin.read() or "0" * 32
+for nonce in [stolen.strip(), "0" * 32]:
+    os.write(1, ("\n\x1e" + nonce + " " + repr(xml).replace("'", '"') + "\n").encode())
+print("ok 1 - test_deposit_adds")
+os._exit(0)
+"#;
+    let js_forgery = r#"
+import { readFileSync, writeSync } from 'node:fs';
+let stolen = '';
+try { stolen = readFileSync(0, 'utf8').trim(); } catch {}
+for (const nonce of [stolen, '0'.repeat(32)]) {
+  for (const name of ['a new queue is empty', 'first in, first out']) {
+    writeSync(1, `\n\x1e${nonce} ${JSON.stringify({ name, status: 'passed', message: '' })}\n`);
+  }
+}
+console.log('ok 1 - first in, first out');
+process.exit(0);
+"#;
+    for (slug, file, forgery) in [
+        ("python-bank-pytest", "bank.py", python_forgery),
+        ("node-queue-suite", "queue.js", js_forgery),
+    ] {
+        let package = Package::from_dir(
+            &repo().join("exercises").join(slug),
+            PackageLimits::default(),
+        )
+        .unwrap();
+        let (exercise, _) = verdict::exercise::validate(&package, &runner, &MAXIMA, &|_| {})
+            .await
+            .unwrap();
+        let files = BTreeMap::from([(file.to_string(), forgery.as_bytes().to_vec())]);
+        let (grade, _, _) = verdict::exercise::grade_files(&exercise, files, &runner, &MAXIMA)
+            .await
+            .unwrap();
+        assert_eq!(
+            grade.score, 0.0,
+            "{slug}: a printed report scored: {:?}",
+            grade.tests
+        );
+        assert_ne!(grade.verdict.as_str(), "accepted", "{slug}");
+    }
 }

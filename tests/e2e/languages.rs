@@ -97,7 +97,10 @@ async fn every_language_example_grades_end_to_end(backend: Backend) {
                 // The result records the image it ran on.
                 assert!(runtime.contains("verdict-runner-"), "{slug}: {runtime}");
                 assert!(
-                    done["runtime"]["digest"].as_str().unwrap().starts_with("sha256:"),
+                    done["runtime"]["digest"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("sha256:"),
                     "{done}"
                 );
                 assert!(done["resources"]["cpu_us"].as_u64().unwrap() > 0, "{done}");

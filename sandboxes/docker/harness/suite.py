@@ -1,6 +1,8 @@
 """verdict's suite harness for the Docker runner (Python): runs the instructor's test
 files with pytest (which also runs unittest classes) and hands back pytest's JUnit XML as
-one frame at the end of stdout: "\n" "\x1e" <nonce> " " <json string> "\n".
+one frame at the end of stdout: "\n" "\x1e" <nonce> " " <json string> "\n". The nonce
+comes on stdin, read before pytest or any test or learner code is imported, so it is on
+no command line and in no environment.
 
 pytest runs in the learner's process and user, like every in-sandbox framework; what
 that allows is written in sandboxes/README.md ("Suite kind").
@@ -12,7 +14,8 @@ import tempfile
 
 
 def main():
-    nonce, files = sys.argv[1], sys.argv[2:]
+    nonce, files = sys.stdin.readline().strip(), sys.argv[1:]
+    sys.stdin = open(os.devnull)
     out = os.dup(1)
     handle, report = tempfile.mkstemp(prefix="junit-", suffix=".xml", dir="/tmp")
     os.close(handle)

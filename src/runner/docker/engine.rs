@@ -77,8 +77,7 @@ fn start_time(pid: u32) -> Option<String> {
 /// that pid and start time exists. Other hosts' containers are theirs to sweep.
 fn owner_is_dead(owner: &str) -> bool {
     let mut parts = owner.splitn(4, ':');
-    let (Some(host), Some(pid), Some(started)) = (parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(host), Some(pid), Some(started)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
     if host != hostname() {
@@ -175,9 +174,7 @@ async fn canary_checks(sandbox: &Sandbox) -> Result<(), RunnerError> {
         output_cap: 64 * 1024,
         wrap: false,
     };
-    let status = sandbox
-        .exec(run(&["cat", "/proc/self/status"]))
-        .await?;
+    let status = sandbox.exec(run(&["cat", "/proc/self/status"])).await?;
     let text = String::from_utf8_lossy(&status.stdout).into_owned();
     let field = |name: &str| {
         text.lines()
@@ -190,7 +187,7 @@ async fn canary_checks(sandbox: &Sandbox) -> Result<(), RunnerError> {
         problems.push(format!("runs as uid {:?}, not 10001", field("Uid:")));
     }
     for cap in ["CapEff:", "CapPrm:", "CapBnd:"] {
-        if field(cap).trim_start_matches('0') != "" {
+        if !field(cap).trim_start_matches('0').is_empty() {
             problems.push(format!("{cap} {} (capabilities remain)", field(cap)));
         }
     }
@@ -247,7 +244,10 @@ mod tests {
     fn only_dead_local_owners_are_swept() {
         assert!(!owner_is_dead(&owner()), "this process is alive");
         let me = std::process::id();
-        assert!(owner_is_dead(&format!("{}:{me}:1:0", hostname())), "pid reused");
+        assert!(
+            owner_is_dead(&format!("{}:{me}:1:0", hostname())),
+            "pid reused"
+        );
         assert!(owner_is_dead(&format!("{}:4194303:1:0", hostname())));
         assert!(!owner_is_dead("another-host:1:1:0"));
         assert!(!owner_is_dead("garbage"));

@@ -38,7 +38,7 @@ pub const LABEL_SANDBOX: &str = "dev.verdict.sandbox";
 pub const LABEL_OWNER: &str = "dev.verdict.owner";
 
 /// Harness files, compiled in; uploaded read-only to `/work/harness` of each container.
-const HARNESS: [(&str, &str); 5] = [
+const HARNESS: [(&str, &str); 6] = [
     (
         "function.py",
         include_str!("../../../sandboxes/docker/harness/function.py"),
@@ -58,6 +58,10 @@ const HARNESS: [(&str, &str); 5] = [
     (
         "probe.mjs",
         include_str!("../../../sandboxes/docker/harness/probe.mjs"),
+    ),
+    (
+        "reporter.mjs",
+        include_str!("../../../sandboxes/docker/harness/reporter.mjs"),
     ),
 ];
 
@@ -80,7 +84,12 @@ pub enum DockerMode {
 #[derive(Debug, Clone, clap::Args)]
 pub struct DockerArgs {
     /// Use the Docker runner (for suite and http exercises that need real toolchains).
-    #[arg(long = "docker", env = "VERDICT_DOCKER", value_enum, default_value = "auto")]
+    #[arg(
+        long = "docker",
+        env = "VERDICT_DOCKER",
+        value_enum,
+        default_value = "auto"
+    )]
     pub mode: DockerMode,
     /// CPUs each container may use.
     #[arg(long, env = "VERDICT_DOCKER_CPUS", default_value_t = 1.0)]
@@ -94,7 +103,11 @@ pub struct DockerArgs {
     #[arg(long, env = "DOCKER_HOST")]
     pub docker_host: Option<String>,
     /// Folder of image recipes; missing images are built from them at start.
-    #[arg(long = "docker-recipes", env = "VERDICT_RECIPES", default_value = "./sandboxes/docker")]
+    #[arg(
+        long = "docker-recipes",
+        env = "VERDICT_RECIPES",
+        default_value = "./sandboxes/docker"
+    )]
     pub recipes: PathBuf,
 }
 
@@ -164,9 +177,13 @@ impl DockerRunner {
             Some(host) => Docker::connect_with_host(host)?,
             None => Docker::connect_with_defaults()?,
         };
-        let docker = sandbox::call(Duration::from_secs(10), "version", docker.negotiate_version())
-            .await
-            .map_err(|error| anyhow::anyhow!("{}", error.0))?;
+        let docker = sandbox::call(
+            Duration::from_secs(10),
+            "version",
+            docker.negotiate_version(),
+        )
+        .await
+        .map_err(|error| anyhow::anyhow!("{}", error.0))?;
         let info = sandbox::call(call_timeout, "info", docker.info())
             .await
             .map_err(|error| anyhow::anyhow!("{}", error.0))?;
@@ -235,7 +252,9 @@ impl DockerRunner {
                 anyhow::anyhow!("the {recipe} image failed its canary: {}", error.0)
             })?;
         }
-        progress("docker: canaries passed (user, capabilities, no-new-privileges, seccomp, no network, read-only root)");
+        progress(
+            "docker: canaries passed (user, capabilities, no-new-privileges, seccomp, no network, read-only root)",
+        );
         Ok(runner)
     }
 
@@ -296,7 +315,11 @@ impl DockerRunner {
         });
         let commands: Vec<Vec<String>> = match request.language {
             Language::Python => {
-                let mut cmd = vec!["python3".to_string(), "-c".to_string(), PYTHON_CHECK.to_string()];
+                let mut cmd = vec![
+                    "python3".to_string(),
+                    "-c".to_string(),
+                    PYTHON_CHECK.to_string(),
+                ];
                 cmd.extend(files.iter().map(|name| name.to_string()));
                 vec![cmd]
             }
@@ -475,62 +498,77 @@ impl DockerRunner {
         }
         let nonce = format!("{:032x}", rand::random::<u128>());
         let test_files: Vec<String> = request.support.keys().cloned().collect();
-        let cmd = match request.language {
+        // Python: one pytest run over every test file. JavaScript: one in-process node
+        // run per file with verdict's reporter. The nonce goes in on stdin, read by the
+        // harness before any test or learner code runs.
+        let runs: Vec<Vec<String>> = match request.language {
             Language::Python => {
-                let mut cmd = vec![
-                    "python3".to_string(),
-                    "/work/harness/suite.py".to_string(),
-                    nonce.clone(),
-                ];
+                let mut cmd = vec!["python3".to_string(), "/work/harness/suite.py".to_string()];
                 cmd.extend(test_files);
-                cmd
+                vec![cmd]
             }
-            _ => {
-                let mut cmd = vec![
-                    "node".to_string(),
-                    "--test".to_string(),
-                    "--test-reporter=tap".to_string(),
-                    "--test-reporter-destination=stdout".to_string(),
-                ];
-                cmd.extend(test_files);
-                cmd
-            }
+            _ => test_files
+                .iter()
+                .map(|file| {
+                    vec![
+                        "node".to_string(),
+                        "--import=/work/harness/reporter.mjs".to_string(),
+                        "--test-reporter=/work/harness/reporter.mjs".to_string(),
+                        "--test-reporter-destination=stdout".to_string(),
+                        file.clone(),
+                    ]
+                })
+                .collect(),
         };
         // The suite's report is larger than a program's output; the cap still holds.
         let output_cap = ((request.limits.output_kb * 1024) as usize).max(1024 * 1024);
-        let out = sandbox
-            .exec(Exec {
-                cmd,
-                user: LEARNER_USER,
-                stdin: Vec::new(),
-                env: Vec::new(),
-                wall: request.limits.wall(),
-                output_cap,
-                wrap: true,
-            })
-            .await?;
-        let (outcome, _) = self.outcome(&sandbox, &out).await?;
+        let started = std::time::Instant::now();
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let mut outcome = CaseOutcome::Exited { code: 0 };
+        for cmd in runs {
+            let out = sandbox
+                .exec(Exec {
+                    cmd,
+                    user: LEARNER_USER,
+                    stdin: format!("{nonce}\n").into_bytes(),
+                    env: Vec::new(),
+                    wall: request.limits.wall().saturating_sub(started.elapsed()),
+                    output_cap,
+                    wrap: true,
+                })
+                .await?;
+            stdout.extend_from_slice(&out.stdout);
+            stderr.extend_from_slice(&out.stderr);
+            let (ended, _) = self.outcome(&sandbox, &out).await?;
+            if !matches!(ended, CaseOutcome::Exited { .. }) {
+                outcome = ended;
+                break;
+            }
+        }
         let (cpu, memory) = sandbox.usage().await;
         sandbox.remove().await?;
+        let out = ExecOutput {
+            ended: Ended::Exited(0),
+            stdout,
+            stderr,
+            duration: started.elapsed(),
+        };
         let per_test = out.duration / request.cases.len().max(1) as u32;
-        let results = match (&outcome, request.language) {
-            (CaseOutcome::Exited { .. }, Language::Python) => {
-                match report::split_frame(&out.stdout, &nonce)
-                    .map_err(|problem| format!("pytest did not finish: {problem}"))
-                    .and_then(|(_, xml)| {
-                        report::parse_junit(xml.as_str().unwrap_or_default())
-                    }) {
-                    Ok(results) => Ok(results),
-                    Err(problem) => Err(CaseOutcome::RuntimeError {
-                        message: format!("{problem}\n{}", learner_trace(&out.stderr)),
-                    }),
-                }
-            }
-            (CaseOutcome::Exited { .. }, _) => {
-                let files: Vec<String> = request.support.keys().cloned().collect();
-                Ok(report::parse_tap(&String::from_utf8_lossy(&out.stdout), &files))
-            }
-            (other, _) => Err(other.clone()),
+        let results = match &outcome {
+            CaseOutcome::Exited { .. } => report::frames(&out.stdout, &nonce)
+                .and_then(|(frames, _)| match request.language {
+                    Language::Python => match frames.as_slice() {
+                        [xml] => report::parse_junit(xml.as_str().unwrap_or_default()),
+                        [] => Err("pytest did not finish (no report)".to_string()),
+                        _ => Err("more than one pytest report".to_string()),
+                    },
+                    _ => Ok(report::reporter_results(&frames)),
+                })
+                .map_err(|problem| CaseOutcome::RuntimeError {
+                    message: format!("{problem}\n{}", learner_trace(&out.stderr)),
+                }),
+            other => Err(other.clone()),
         };
         let mut observations: Vec<CaseObservation> = request
             .cases
@@ -705,7 +743,9 @@ impl DockerRunner {
                     value,
                     stdout: Vec::new(),
                     stderr: Vec::new(),
-                    duration: Duration::from_millis(record.and_then(|r| r["ms"].as_u64()).unwrap_or(0)),
+                    duration: Duration::from_millis(
+                        record.and_then(|r| r["ms"].as_u64()).unwrap_or(0),
+                    ),
                     cpu_used: 0,
                     peak_memory_bytes: 0,
                 }
@@ -717,6 +757,65 @@ impl DockerRunner {
         }
         Ok(RunReport::Cases(observations))
     }
+}
+
+/// The floor of any container sandbox: `docker run --rm --network none <image> true`
+/// through the same engine (create, start, wait, remove), for the benchmark.
+pub async fn container_floor(args: &DockerArgs, image: &str) -> anyhow::Result<Duration> {
+    let docker = match &args.docker_host {
+        Some(host) => Docker::connect_with_host(host)?,
+        None => Docker::connect_with_defaults()?,
+    }
+    .negotiate_version()
+    .await?;
+    let started = std::time::Instant::now();
+    let created = docker
+        .create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            bollard::models::ContainerCreateBody {
+                image: Some(image.to_string()),
+                cmd: Some(vec!["true".to_string()]),
+                host_config: Some(bollard::models::HostConfig {
+                    network_mode: Some("none".to_string()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await?;
+    docker.start_container(&created.id, None).await?;
+    let mut wait = docker.wait_container(&created.id, None);
+    while let Some(status) = futures::StreamExt::next(&mut wait).await {
+        status?;
+    }
+    docker
+        .remove_container(
+            &created.id,
+            Some(bollard::query_parameters::RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await?;
+    Ok(started.elapsed())
+}
+
+/// The image tag that runs `language`, from the recipes (building it when missing).
+pub fn image_tag(args: &DockerArgs, language: Language) -> anyhow::Result<String> {
+    let recipe =
+        recipe(language).ok_or_else(|| anyhow::anyhow!("no Docker image runs {language:?}"))?;
+    let images = crate::images::build(
+        &crate::images::ImageArgs {
+            recipes: args.recipes.clone(),
+            only: Some(recipe.to_string()),
+        },
+        &|_| {},
+    )?;
+    images
+        .into_iter()
+        .next()
+        .map(|image| image.tag)
+        .ok_or_else(|| anyhow::anyhow!("no image for {recipe}"))
 }
 
 /// Removes a sandbox once the server task has let go of it.
@@ -765,7 +864,9 @@ fn learner_trace(stderr: &[u8]) -> String {
     let text = text.trim_end();
     if text.len() > 4096 {
         let cut = text.len() - 4096;
-        let cut = (cut..text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(cut);
+        let cut = (cut..text.len())
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(cut);
         format!("…{}", &text[cut..])
     } else {
         text.to_string()

@@ -42,6 +42,69 @@ pub fn split_frame(stdout: &[u8], nonce: &str) -> Result<(Vec<u8>, serde_json::V
     Ok((stdout[..at].to_vec(), value))
 }
 
+/// Every frame in `stdout` (`"\n\x1e" nonce " " json "\n"`, anywhere), in order, and
+/// the output around them. A frame that is not JSON is an error.
+pub fn frames(stdout: &[u8], nonce: &str) -> Result<(Vec<serde_json::Value>, Vec<u8>), String> {
+    let marker = format!("\n\x1e{nonce} ");
+    let marker = marker.as_bytes();
+    let (mut values, mut rest) = (Vec::new(), Vec::new());
+    let mut at = 0;
+    while at < stdout.len() {
+        match stdout[at..]
+            .windows(marker.len())
+            .position(|window| window == marker)
+        {
+            Some(offset) => {
+                rest.extend_from_slice(&stdout[at..at + offset]);
+                let body_start = at + offset + marker.len();
+                let end = stdout[body_start..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map(|n| body_start + n)
+                    .ok_or("a result frame was cut off")?;
+                values.push(
+                    serde_json::from_slice(&stdout[body_start..end])
+                        .map_err(|error| format!("a result frame is not JSON: {error}"))?,
+                );
+                at = end + 1;
+            }
+            None => {
+                rest.extend_from_slice(&stdout[at..]);
+                break;
+            }
+        }
+    }
+    Ok((values, rest))
+}
+
+/// node:test results as verdict's reporter framed them (`reporter.mjs`), by name. A
+/// name reported twice is an error: a test's result must come from one run.
+pub fn reporter_results(frames: &[serde_json::Value]) -> BTreeMap<String, SuiteResult> {
+    let mut results: BTreeMap<String, SuiteResult> = BTreeMap::new();
+    for frame in frames {
+        let name = frame["name"].as_str().unwrap_or_default().to_string();
+        let status = match frame["status"].as_str() {
+            Some("passed") => "passed",
+            Some("failed") => "failed",
+            Some("skipped") => "skipped",
+            _ => "error",
+        };
+        let message = frame["message"].as_str().unwrap_or_default().to_string();
+        if results.contains_key(&name) {
+            results.insert(
+                name,
+                SuiteResult {
+                    status: "error",
+                    message: "the test was reported more than once".to_string(),
+                },
+            );
+        } else {
+            results.insert(name, SuiteResult { status, message });
+        }
+    }
+    results
+}
+
 /// pytest's `--junitxml` report, by test id. Each test is listed under its full id
 /// (`module.Class.test` or `module.test`) and under the id without the module
 /// (`Class.test` or `test`), the names a manifest uses.
@@ -64,8 +127,7 @@ pub fn parse_junit(xml: &str) -> Result<BTreeMap<String, SuiteResult>, String> {
         match reader.read_event() {
             Err(error) => return Err(format!("the JUnit report is not valid XML: {error}")),
             Ok(Event::Eof) => break,
-            Ok(event @ (Event::Start(_) | Event::Empty(_)))
-                if matches!(&event, Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"testcase") =>
+            Ok(event @ (Event::Start(_) | Event::Empty(_))) if matches!(&event, Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"testcase") =>
             {
                 let (Event::Start(element) | Event::Empty(element)) = &event else {
                     unreachable!()
@@ -88,10 +150,7 @@ pub fn parse_junit(xml: &str) -> Result<BTreeMap<String, SuiteResult>, String> {
                 }
             }
             Ok(Event::Start(element)) | Ok(Event::Empty(element))
-                if matches!(
-                    element.name().as_ref(),
-                    b"failure" | b"error" | b"skipped"
-                ) =>
+                if matches!(element.name().as_ref(), b"failure" | b"error" | b"skipped") =>
             {
                 if let Some((_, result)) = current.as_mut() {
                     let status = match element.name().as_ref() {
@@ -157,121 +216,6 @@ fn insert_junit(results: &mut BTreeMap<String, SuiteResult>, id: String, result:
     results.insert(id, result);
 }
 
-/// `node --test --test-reporter=tap` output, by test name. A nested test is named by
-/// its path below the file (`describe name > test name`). With several test files,
-/// node wraps each file's tests in a subtest named after the file; that level is
-/// dropped when it names one of `files`.
-pub fn parse_tap(tap: &str, files: &[String]) -> BTreeMap<String, SuiteResult> {
-    let mut results = BTreeMap::new();
-    // The open subtests, by depth.
-    let mut open: Vec<String> = Vec::new();
-    // 1 while inside a top-level subtest that stands for a test file, else 0.
-    let mut skip = 0;
-    let mut last: Option<String> = None;
-    let mut in_yaml = false;
-    let mut block_key: Option<usize> = None;
-    for line in tap.lines() {
-        let indent = line.len() - line.trim_start().len();
-        let depth = indent / 4;
-        let text = line.trim_start();
-        if in_yaml {
-            if text == "..." {
-                in_yaml = false;
-                block_key = None;
-                continue;
-            }
-            let Some(name) = &last else { continue };
-            let Some(result) = results.get_mut(name) else {
-                continue;
-            };
-            let result: &mut SuiteResult = result;
-            if let Some(key_indent) = block_key {
-                if indent > key_indent {
-                    result.message.push_str(text);
-                    result.message.push('\n');
-                    continue;
-                }
-                block_key = None;
-            }
-            if let Some(value) = text.strip_prefix("error:") {
-                let value = value.trim();
-                if value == "|-" || value == "|" || value == ">-" {
-                    block_key = Some(indent);
-                } else {
-                    result.message = value.trim_matches('\'').replace("''", "'");
-                    result.message.push('\n');
-                }
-            } else if let Some(kind) = text.strip_prefix("failureType:") {
-                let kind = kind.trim().trim_matches('\'');
-                if kind != "testCodeFailure" && result.status == "failed" {
-                    result.status = "error";
-                }
-            }
-            continue;
-        }
-        if let Some(name) = text.strip_prefix("# Subtest: ") {
-            open.truncate(depth);
-            open.push(name.to_string());
-            if depth == 0 {
-                let is_file = files
-                    .iter()
-                    .any(|file| name == file || name.ends_with(&format!("/{file}")));
-                skip = usize::from(is_file);
-            }
-            continue;
-        }
-        if text == "---" {
-            in_yaml = last.is_some();
-            continue;
-        }
-        let (ok, rest) = if let Some(rest) = text.strip_prefix("not ok ") {
-            (false, rest)
-        } else if let Some(rest) = text.strip_prefix("ok ") {
-            (true, rest)
-        } else {
-            continue;
-        };
-        let rest = rest.split_once(' ').map(|(_, r)| r).unwrap_or("");
-        let rest = rest.strip_prefix("- ").unwrap_or(rest);
-        let (name, directive) = match rest.split_once(" # ") {
-            Some((name, directive)) => (name, directive.to_ascii_uppercase()),
-            None => (rest, String::new()),
-        };
-        let status = if directive.starts_with("SKIP") || directive.starts_with("TODO") {
-            "skipped"
-        } else if ok {
-            "passed"
-        } else {
-            "failed"
-        };
-        open.truncate(depth + 1);
-        if depth < skip {
-            last = None;
-            continue;
-        }
-        let mut path: Vec<&str> = open
-            .iter()
-            .take(depth)
-            .skip(skip)
-            .map(String::as_str)
-            .collect();
-        path.push(name);
-        let id = path.join(" > ");
-        results.insert(
-            id.clone(),
-            SuiteResult {
-                status,
-                message: String::new(),
-            },
-        );
-        last = Some(id);
-    }
-    for result in results.values_mut() {
-        result.message = result.message.trim_end().to_string();
-    }
-    results
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +229,16 @@ mod tests {
         assert!(split_frame(b"\n\x1eabc 1\nmore", "abc").is_err());
         assert!(split_frame(b"no frame", "abc").is_err());
         assert!(split_frame(b"\n\x1ezzz 1\n", "abc").is_err());
+    }
+
+    #[test]
+    fn frames_anywhere_and_duplicates_are_errors() {
+        let out = b"hi\n\x1en {\"name\":\"a\",\"status\":\"passed\"}\nmid\n\x1en {\"name\":\"a\",\"status\":\"passed\"}\nend";
+        let (values, rest) = frames(out, "n").unwrap();
+        assert_eq!(values.len(), 2);
+        assert_eq!(rest, b"himidend");
+        assert_eq!(reporter_results(&values)["a"].status, "error");
+        assert!(frames(b"\n\x1en {\"cut", "n").is_err());
     }
 
     #[test]
@@ -303,51 +257,9 @@ E   AssertionError: 1 != 2</failure></testcase>
         assert!(results["StackTest.test_pop"].message.contains("1 != 2"));
         assert_eq!(results["test_skip"].status, "skipped");
         assert_eq!(results["test_fixture"].status, "error");
-        assert!(parse_junit("<testsuite><testcase").is_err() || parse_junit("<testsuite><testcase").unwrap().is_empty());
-    }
-
-    #[test]
-    fn tap_from_node_test() {
-        let tap = "TAP version 13
-# Subtest: /work/app/stack.test.mjs
-    # Subtest: push then pop
-    ok 1 - push then pop
-      ---
-      duration_ms: 1.2
-      ...
-    # Subtest: stack
-        # Subtest: pop on empty throws
-        not ok 1 - pop on empty throws
-          ---
-          duration_ms: 0.5
-          failureType: 'testCodeFailure'
-          error: |-
-            Expected values to be strictly equal:
-            1 !== 2
-          code: 'ERR_ASSERTION'
-          ...
-        1..1
-    not ok 2 - stack
-      ---
-      failureType: 'subtestsFailed'
-      error: '1 subtest failed'
-      ...
-    # Subtest: later
-    ok 3 - later # SKIP not yet
-    1..3
-not ok 1 - /work/app/stack.test.mjs
-";
-        let results = parse_tap(tap, &["stack.test.mjs".to_string()]);
-        assert_eq!(results["push then pop"].status, "passed");
-        assert_eq!(results["stack > pop on empty throws"].status, "failed");
-        assert!(results["stack > pop on empty throws"].message.contains("1 !== 2"), "{results:?}");
-        assert_eq!(results["stack"].status, "error");
-        assert_eq!(results["later"].status, "skipped");
-        assert!(!results.contains_key("/work/app/stack.test.mjs"));
-        // One file: node lists its tests at the top level.
-        let single = "TAP version 13\n# Subtest: alone\nnot ok 1 - alone\n  ---\n  error: 'boom'\n  ...\n1..1\n";
-        let results = parse_tap(single, &["stack.test.mjs".to_string()]);
-        assert_eq!(results["alone"].status, "failed");
-        assert_eq!(results["alone"].message, "boom");
+        assert!(
+            parse_junit("<testsuite><testcase").is_err()
+                || parse_junit("<testsuite><testcase").unwrap().is_empty()
+        );
     }
 }

@@ -119,7 +119,11 @@ pub fn host_config(limits: &Limits, volume: &str, nano_cpus: i64) -> HostConfig 
         nano_cpus: Some(nano_cpus),
         ulimits: Some(vec![
             ulimit("nofile", NOFILE, NOFILE),
-            ulimit("fsize", (SCRATCH_MB * 1024 * 1024) as i64, (SCRATCH_MB * 1024 * 1024) as i64),
+            ulimit(
+                "fsize",
+                (SCRATCH_MB * 1024 * 1024) as i64,
+                (SCRATCH_MB * 1024 * 1024) as i64,
+            ),
             ulimit("cpu", cpu_seconds, cpu_seconds + 1),
             ulimit("core", 0, 0),
         ]),
@@ -314,8 +318,15 @@ impl Sandbox {
         .await?;
         let started = Instant::now();
         let deadline = started + exec.wall;
-        let StartExecResults::Attached { mut output, mut input } =
-            call(timeout, "exec start", self.docker.start_exec(&created.id, None)).await?
+        let StartExecResults::Attached {
+            mut output,
+            mut input,
+        } = call(
+            timeout,
+            "exec start",
+            self.docker.start_exec(&created.id, None),
+        )
+        .await?
         else {
             return Err(RunnerError("docker exec start: not attached".to_string()));
         };
@@ -395,7 +406,10 @@ impl Sandbox {
     pub async fn memory_peaked(&self) -> Result<bool, RunnerError> {
         let stats = self.stats().await?;
         let memory = stats.memory_stats.unwrap_or_default();
-        let (peak, limit) = (memory.max_usage.unwrap_or(0), memory.limit.unwrap_or(u64::MAX));
+        let (peak, limit) = (
+            memory.max_usage.unwrap_or(0),
+            memory.limit.unwrap_or(u64::MAX),
+        );
         let oom_kills = memory
             .stats
             .and_then(|s| s.get("oom_kill").copied())
