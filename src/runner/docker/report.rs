@@ -90,17 +90,14 @@ pub fn reporter_results(frames: &[serde_json::Value]) -> BTreeMap<String, SuiteR
             _ => "error",
         };
         let message = frame["message"].as_str().unwrap_or_default().to_string();
-        if results.contains_key(&name) {
-            results.insert(
-                name,
-                SuiteResult {
-                    status: "error",
-                    message: "the test was reported more than once".to_string(),
-                },
-            );
-        } else {
-            results.insert(name, SuiteResult { status, message });
-        }
+        let duplicate = SuiteResult {
+            status: "error",
+            message: "the test was reported more than once".to_string(),
+        };
+        results
+            .entry(name)
+            .and_modify(|result| *result = duplicate)
+            .or_insert(SuiteResult { status, message });
     }
     results
 }
