@@ -149,9 +149,11 @@ impl Grader {
         let exercise = version.exercise;
         let files = self.store.submission_files(submission_id).await?;
         let limits = Limits::resolve(&exercise.limits, &self.maxima);
-        // Above the sandbox's own wall limits: every case at its limit, plus compile time.
+        // Above the sandbox's own wall limits: every case at its limit, plus compile time,
+        // plus a fresh container per case (the Docker runner's worst case).
+        let tests = exercise.tests.len() as u32;
         let job_timeout =
-            limits.wall() * (exercise.tests.len() as u32 + 1) + Duration::from_secs(30);
+            limits.wall() * (tests + 1) + Duration::from_secs(30) + Duration::from_secs(2) * tests;
         let started = Instant::now();
         let (grade, runtime, report) = tokio::time::timeout(
             job_timeout,

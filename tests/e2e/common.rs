@@ -133,6 +133,7 @@ pub fn docker_args(mode: DockerMode) -> DockerArgs {
         docker_cpus: 1.0,
         docker_call_timeout: 30,
         docker_host: None,
+        docker_warm: 0,
         recipes: repo().join("sandboxes/docker"),
     }
 }

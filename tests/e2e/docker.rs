@@ -439,6 +439,7 @@ async fn pipe(
 /// retry grades normally once the daemon answers again. No container is left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_that_stops_answering_means_a_retry_not_a_verdict() {
+    verdict::telemetry::init_tracing();
     let proxy = FreezableProxy::start().await;
     let host = format!("unix://{}", proxy.path.display());
     let exercises = tempfile::tempdir().unwrap();
@@ -480,7 +481,10 @@ async fn a_daemon_that_stops_answering_means_a_retry_not_a_verdict() {
             verdict::store::submissions::Status::Completed,
             "no verdict while the daemon is gone: {record:?}"
         );
-        if record.attempts >= 1 && record.status != verdict::store::submissions::Status::Running {
+        // Released, or already claimed again (the retry can follow within milliseconds).
+        let released =
+            record.attempts >= 1 && record.status != verdict::store::submissions::Status::Running;
+        if released || record.attempts >= 2 {
             break;
         }
         assert!(
@@ -650,9 +654,19 @@ for (const nonce of [stolen, '0'.repeat(32)]) {
 console.log('ok 1 - first in, first out');
 process.exit(0);
 "#;
+    // The reporter's preload froze node:assert before any test code ran.
+    let js_patched_assert = r#"
+import assert from 'node:assert';
+import strict from 'node:assert/strict';
+for (const a of [assert, strict]) {
+  for (const name of ['equal', 'strictEqual', 'deepStrictEqual', 'throws', 'ok']) a[name] = () => {};
+}
+export class Queue { constructor() {} push() {} shift() {} peek() {} get size() { return 0; } isEmpty() { return true; } }
+"#;
     for (slug, file, forgery) in [
         ("python-bank-pytest", "bank.py", python_forgery),
         ("node-queue-suite", "queue.js", js_forgery),
+        ("node-queue-suite", "queue.js", js_patched_assert),
     ] {
         let package = Package::from_dir(
             &repo().join("exercises").join(slug),

@@ -9,6 +9,11 @@ const request = JSON.parse(readFileSync(0, 'utf8'));
 
 function send(method, path, headers, body, timeoutMs) {
   return new Promise((resolve) => {
+    let overdue;
+    const finish = (record) => {
+      clearTimeout(overdue);
+      resolve(record);
+    };
     const req = http.request(
       { host: '127.0.0.1', port: request.port, method, path, headers, agent: false },
       (res) => {
@@ -20,21 +25,22 @@ function send(method, path, headers, body, timeoutMs) {
         });
         res.on('end', () => {
           const data = Buffer.concat(chunks);
-          resolve({
+          finish({
             status: res.statusCode,
             headers: Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : v])),
             body: data.subarray(0, BODY_CAP).toString('utf8'),
             truncated: size > BODY_CAP,
           });
         });
-        res.on('error', (error) => resolve({ error: String(error) }));
+        res.on('error', (error) => finish({ error: String(error) }));
       },
     );
-    req.setTimeout(timeoutMs, () => {
+    // The whole exchange is bounded: a server that drips its answer runs out of time.
+    overdue = setTimeout(() => {
       req.destroy();
       resolve({ error: 'the server did not answer in time', timeout: true });
-    });
-    req.on('error', (error) => resolve({ error: `${error.code || 'Error'}: ${error.message}` }));
+    }, timeoutMs);
+    req.on('error', (error) => finish({ error: `${error.code || 'Error'}: ${error.message}` }));
     if (body !== null && body !== undefined) req.write(body);
     req.end();
   });

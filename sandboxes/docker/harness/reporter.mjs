@@ -6,8 +6,12 @@
 // path, "describe name > test name". Output a test prints is not a frame, so printing
 // TAP or JSON cannot report a result.
 import { readFileSync } from 'node:fs';
+import assert from 'node:assert';
 
 const nonce = readFileSync(0, 'utf8').trim();
+// Loaded before any test or learner code: the assertion module cannot be changed
+// afterwards (a learner's `assert.strictEqual = () => {}` throws).
+for (const object of [assert, assert.strict]) Object.freeze(object);
 const stringify = JSON.stringify;
 let used = false;
 

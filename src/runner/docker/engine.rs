@@ -7,6 +7,7 @@ use super::{DockerRunner, LABEL_OWNER, LABEL_SANDBOX, LEARNER_USER, RunnerImage}
 use crate::runner::{Limits, RunnerError};
 use bollard::Docker;
 use bollard::models::SystemInfo;
+use sha2::Digest;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -46,16 +47,29 @@ pub fn check_engine(info: &SystemInfo) -> Vec<EngineFinding> {
     missing
 }
 
-/// A new runner's owner label: `host:pid:start-time:instance`. The pid and start time
-/// tell a live process from a dead one; the instance tells apart runners of one process.
+/// A new runner's owner label: `host:pid:start-time:machine:instance`. The pid and start
+/// time tell a live process from a dead one; `machine` (the boot id and the pid
+/// namespace) says whether this process can see that pid at all; the instance tells
+/// apart runners of one process.
 pub fn owner() -> String {
     let pid = std::process::id();
     format!(
-        "{}:{pid}:{}:{:08x}",
+        "{}:{pid}:{}:{}:{:08x}",
         hostname(),
         start_time(pid).unwrap_or_default(),
+        machine(),
         rand::random::<u32>()
     )
+}
+
+/// This boot and pid namespace: two processes with the same value see the same pids.
+fn machine() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let namespace = std::fs::read_link("/proc/self/ns/pid")
+        .map(|link| link.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let digest = sha2::Sha256::digest(format!("{}{namespace}", boot.trim()));
+    hex::encode(&digest[..6])
 }
 
 fn hostname() -> String {
@@ -76,11 +90,12 @@ fn start_time(pid: u32) -> Option<String> {
 /// Whether the process an owner label names is gone: on this host, and no process with
 /// that pid and start time exists. Other hosts' containers are theirs to sweep.
 fn owner_is_dead(owner: &str) -> bool {
-    let mut parts = owner.splitn(4, ':');
-    let (Some(host), Some(pid), Some(started)) = (parts.next(), parts.next(), parts.next()) else {
+    let parts: Vec<&str> = owner.split(':').collect();
+    let [host, pid, started, machine_id, _instance] = parts[..] else {
         return false;
     };
-    if host != hostname() {
+    // Another host, boot or pid namespace: not ours to judge.
+    if host != hostname() || machine_id != machine() {
         return false;
     }
     let Ok(pid) = pid.parse::<u32>() else {

@@ -13,12 +13,12 @@ pub mod sandbox;
 
 use crate::exercise::manifest::{Kind, Language};
 use crate::runner::{
-    CaseInput, CaseObservation, CaseOutcome, RunReport, RunRequest, Runner, RunnerError,
+    CaseInput, CaseObservation, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError,
     RuntimeInfo,
 };
 use bollard::Docker;
 use sandbox::{Ended, Exec, ExecOutput, Sandbox};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -102,6 +102,10 @@ pub struct DockerArgs {
     /// `DOCKER_HOST`, else the local socket.
     #[arg(long, env = "DOCKER_HOST")]
     pub docker_host: Option<String>,
+    /// Started, empty containers kept ready for the next submissions (each still gets a
+    /// fresh one; these never ran code). They come on top of `--concurrency`.
+    #[arg(long, env = "VERDICT_DOCKER_WARM", default_value_t = 0)]
+    pub docker_warm: usize,
     /// Folder of image recipes; missing images are built from them at start.
     #[arg(
         long = "docker-recipes",
@@ -119,17 +123,32 @@ pub struct RunnerImage {
     pub digest: String,
 }
 
-pub struct DockerRunner {
+/// What creating a container needs; cloned into the warm pool's refill tasks.
+#[derive(Clone)]
+pub struct Engine {
     docker: Docker,
-    /// Image by recipe name (`python`, `node`).
-    images: BTreeMap<String, RunnerImage>,
-    slots: Arc<tokio::sync::Semaphore>,
     call_timeout: Duration,
     nano_cpus: i64,
     owner: String,
-    engine: String,
+    /// Containers alive now (pooled ones included), and the most ever at once.
     live: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
+}
+
+/// Started, empty containers by image and limits, ready for the next submission.
+type Pool = Arc<std::sync::Mutex<HashMap<(String, Limits), Vec<Sandbox>>>>;
+
+pub struct DockerRunner {
+    engine: Engine,
+    /// `docker <version>`, for the record.
+    version: String,
+    /// Image by recipe name (`python`, `node`).
+    images: BTreeMap<String, RunnerImage>,
+    /// At most `--concurrency` containers in use at once.
+    slots: Arc<tokio::sync::Semaphore>,
+    /// At most `--docker-warm` containers waiting in the pool.
+    warm_slots: Arc<tokio::sync::Semaphore>,
+    pool: Pool,
 }
 
 /// The recipe whose image runs `language`.
@@ -231,17 +250,21 @@ impl DockerRunner {
             })
             .collect();
         let runner = DockerRunner {
-            docker,
+            engine: Engine {
+                docker,
+                call_timeout,
+                nano_cpus: (args.docker_cpus.clamp(0.01, 64.0) * 1e9) as i64,
+                owner: engine::owner(),
+                live: Arc::new(AtomicUsize::new(0)),
+                peak: Arc::new(AtomicUsize::new(0)),
+            },
+            version: engine,
             images,
             slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
-            call_timeout,
-            nano_cpus: (args.docker_cpus.clamp(0.01, 64.0) * 1e9) as i64,
-            owner: engine::owner(),
-            engine,
-            live: Arc::new(AtomicUsize::new(0)),
-            peak: Arc::new(AtomicUsize::new(0)),
+            warm_slots: Arc::new(tokio::sync::Semaphore::new(args.docker_warm)),
+            pool: Pool::default(),
         };
-        let swept = engine::sweep(&runner.docker, call_timeout).await?;
+        let swept = engine::sweep(&runner.engine.docker, call_timeout).await?;
         if swept > 0 {
             progress(&format!(
                 "docker: removed {swept} containers and volumes left by a process that died"
@@ -260,12 +283,12 @@ impl DockerRunner {
 
     /// This runner's owner label (see `LABEL_OWNER`).
     pub fn owner(&self) -> &str {
-        &self.owner
+        &self.engine.owner
     }
 
     /// The most containers this runner has held at once.
     pub fn peak_containers(&self) -> usize {
-        self.peak.load(Ordering::SeqCst)
+        self.engine.peak.load(Ordering::SeqCst)
     }
 
     /// The image that runs `language`.
@@ -294,9 +317,54 @@ impl DockerRunner {
         sandbox::archive(&[("app", &app), ("harness", &harness)])
     }
 
+    /// A fresh container holding the request's files: a started, empty one from the warm
+    /// pool when there is one (a refill starts behind it), else a new one.
     async fn sandbox(&self, request: &RunRequest) -> Result<Sandbox, RunnerError> {
-        let image = self.image(request.language)?;
-        Sandbox::create(self, &image.tag, &request.limits, Self::upload(request)?).await
+        let image = self.image(request.language)?.tag.clone();
+        let archive = Self::upload(request)?;
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| RunnerError("the docker runner is closed".to_string()))?;
+        let key = (image.clone(), request.limits);
+        let pooled = self
+            .pool
+            .lock()
+            .expect("pool lock")
+            .get_mut(&key)
+            .and_then(Vec::pop);
+        self.refill(key);
+        let sandbox = match pooled {
+            Some(mut sandbox) => {
+                // The pool's permit goes back (letting the refill start); this one counts.
+                sandbox.slot = slot;
+                sandbox
+            }
+            None => Sandbox::start(&self.engine, &image, &request.limits, slot).await?,
+        };
+        sandbox.upload(archive).await?;
+        Ok(sandbox)
+    }
+
+    /// Starts one empty container for `key` in the background, if the pool has room.
+    fn refill(&self, key: (String, Limits)) {
+        let Ok(permit) = self.warm_slots.clone().try_acquire_owned() else {
+            return;
+        };
+        let (engine, pool) = (self.engine.clone(), self.pool.clone());
+        tokio::spawn(async move {
+            match Sandbox::start(&engine, &key.0, &key.1, permit).await {
+                Ok(sandbox) => pool
+                    .lock()
+                    .expect("pool lock")
+                    .entry(key)
+                    .or_default()
+                    .push(sandbox),
+                Err(error) => tracing::warn!(error = %error.0, "warm pool refill failed"),
+            }
+        });
     }
 
     /// Compiles the learner's files; `Some(message)` is a compile error.
@@ -391,7 +459,22 @@ impl DockerRunner {
         let output_cap = (request.limits.output_kb * 1024) as usize;
         let mut observations = Vec::with_capacity(request.cases.len());
         let (mut cpu, mut memory) = (0, 0);
+        // The whole run's budget, inside the worker's job timeout: cases that each cost a
+        // fresh container cannot push the grading past it into an infrastructure retry.
+        let deadline = std::time::Instant::now() + budget(request);
         for case in &request.cases {
+            if std::time::Instant::now() >= deadline {
+                observations.push(CaseObservation {
+                    outcome: CaseOutcome::TimeLimit,
+                    value: None,
+                    stdout: Vec::new(),
+                    stderr: b"not run: the submission used up its time".to_vec(),
+                    duration: Duration::ZERO,
+                    cpu_used: 0,
+                    peak_memory_bytes: 0,
+                });
+                continue;
+            }
             if current.is_none() {
                 current = Some(self.sandbox(request).await?);
             }
@@ -633,7 +716,7 @@ impl DockerRunner {
                 _ => serde_json::Value::Null,
             })
             .collect();
-        let server_wall = wall * (probes.len() as u32 + 2);
+        let server_wall = budget(request);
         let output_cap = (request.limits.output_kb * 1024) as usize;
         let server = {
             let sandbox = sandbox.clone();
@@ -649,10 +732,15 @@ impl DockerRunner {
             tokio::spawn(async move { sandbox.exec(exec).await })
         };
         let stop_server = AbortOnDrop(server.abort_handle());
-        let (prober, interpreter) = match request.language {
-            Language::Python => ("/work/harness/probe.py", "python3"),
-            _ => ("/work/harness/probe.mjs", "node"),
-        };
+        // The prober ignores the environment and anything learner code could have put in
+        // a home folder (`python3 -I`, HOME elsewhere): it runs nothing of the learner's.
+        let prober: Vec<String> = match request.language {
+            Language::Python => vec!["python3", "-I", "/work/harness/probe.py"],
+            _ => vec!["node", "/work/harness/probe.mjs"],
+        }
+        .into_iter()
+        .map(String::from)
+        .collect();
         let probe_request = serde_json::json!({
             "port": http.port,
             "ready_path": http.ready_path.clone().unwrap_or_else(|| "/".to_string()),
@@ -662,15 +750,18 @@ impl DockerRunner {
         });
         let out = sandbox
             .exec(Exec {
-                cmd: vec![interpreter.to_string(), prober.to_string()],
+                cmd: prober,
                 user: PROBER_USER,
                 stdin: probe_request.to_string().into_bytes(),
-                env: Vec::new(),
+                env: vec!["HOME=/nonexistent".to_string()],
                 wall: server_wall,
                 output_cap: 16 * 1024 * 1024,
                 wrap: false,
             })
             .await?;
+        // Past its own deadline the prober was stopped: the probes it did not finish
+        // ran out of time.
+        let prober_timed_out = out.ended != Ended::Exited(0);
         drop(stop_server);
         let oom = sandbox.memory_peaked().await?;
         let (cpu, memory) = sandbox.usage().await;
@@ -725,6 +816,7 @@ impl DockerRunner {
                         (CaseOutcome::TimeLimit, None)
                     }
                     (None, _) if oom => (CaseOutcome::MemoryLimit, None),
+                    (None, None) if prober_timed_out => (CaseOutcome::TimeLimit, None),
                     (None, record) => (
                         CaseOutcome::RuntimeError {
                             message: format!(
@@ -818,6 +910,12 @@ pub fn image_tag(args: &DockerArgs, language: Language) -> anyhow::Result<String
         .ok_or_else(|| anyhow::anyhow!("no image for {recipe}"))
 }
 
+/// The time a whole run may take: every case at its wall limit, plus one more. The
+/// worker's job timeout sits above it (see `worker.rs`).
+pub fn budget(request: &RunRequest) -> Duration {
+    request.limits.wall() * (request.cases.len() as u32 + 1)
+}
+
 /// Removes a sandbox once the server task has let go of it.
 async fn drop_sandbox(sandbox: Arc<Sandbox>) -> Result<(), RunnerError> {
     match Arc::try_unwrap(sandbox) {
@@ -902,7 +1000,7 @@ impl Runner for DockerRunner {
         Ok((
             report,
             RuntimeInfo {
-                runtime: format!("{} {}", self.engine, image.tag),
+                runtime: format!("{} {}", self.version, image.tag),
                 digest: image.digest,
             },
         ))

@@ -10,7 +10,7 @@
 //! write into a read-only root or into a plain tmpfs mount; it is filled after start,
 //! root-owned, so learner code can read but not change the files).
 
-use super::{DockerRunner, KEEPER_USER, LABEL_OWNER, LABEL_SANDBOX};
+use super::{DockerRunner, Engine, KEEPER_USER, LABEL_OWNER, LABEL_SANDBOX};
 use crate::runner::{Limits, RunnerError};
 use bollard::Docker;
 use bollard::container::LogOutput;
@@ -31,6 +31,8 @@ use tokio::io::AsyncWriteExt;
 pub const SCRATCH_MB: u64 = 16;
 /// Size of `/work`, which holds the uploaded files.
 pub const WORK_MB: u64 = 16;
+/// Size of `/dev/shm` (the default is 64 MiB).
+const SHM_BYTES: i64 = 4 * 1024 * 1024;
 /// Open files per process.
 const NOFILE: i64 = 256;
 /// Processes the container needs besides the learner's: init, the keeper, one exec shim.
@@ -39,7 +41,9 @@ const OWN_PIDS: u64 = 3;
 /// Wraps every learner exec: runs the program, then kills every other process of the
 /// learner's user (daemons, orphans) so nothing outlives its case. A fixed script; the
 /// program and its arguments are positional parameters, never part of the script.
-const CASE_WRAPPER: &str = r#""$@"; status=$?; kill -KILL -1 2>/dev/null; exit $status"#;
+/// Then it empties the scratch places, so that nothing a case wrote (a hidden test's
+/// input, say) reaches a later case of the submission.
+const CASE_WRAPPER: &str = r#""$@"; status=$?; kill -KILL -1 2>/dev/null; chmod -R u+rwx /tmp /dev/shm 2>/dev/null; rm -rf /tmp/* /tmp/.[!.]* /tmp/..?* /dev/shm/* /dev/shm/.[!.]* 2>/dev/null; exit $status"#;
 
 /// How an exec ended, as the host saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +83,8 @@ pub struct Sandbox {
     pub id: String,
     volume: String,
     call_timeout: Duration,
-    _slot: tokio::sync::OwnedSemaphorePermit,
+    /// A permit of the runner's container cap (or of its warm pool while pooled).
+    pub(super) slot: tokio::sync::OwnedSemaphorePermit,
     live: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     removed: bool,
 }
@@ -129,7 +134,7 @@ pub fn host_config(limits: &Limits, volume: &str, nano_cpus: i64) -> HostConfig 
         ]),
         tmpfs: Some(HashMap::from([(
             "/tmp".to_string(),
-            format!("rw,nosuid,nodev,size={SCRATCH_MB}m,mode=1777"),
+            format!("rw,nosuid,nodev,noexec,size={SCRATCH_MB}m,mode=1777"),
         )])),
         mounts: Some(vec![Mount {
             target: Some("/work".to_string()),
@@ -143,6 +148,7 @@ pub fn host_config(limits: &Limits, volume: &str, nano_cpus: i64) -> HostConfig 
             config: None,
         }),
         ipc_mode: Some("private".to_string()),
+        shm_size: Some(SHM_BYTES),
         init: Some(true),
         auto_remove: Some(false),
         ..Default::default()
@@ -191,12 +197,24 @@ impl Sandbox {
             .acquire_owned()
             .await
             .map_err(|_| RunnerError("the docker runner is closed".to_string()))?;
-        let docker = runner.docker.clone();
-        let timeout = runner.call_timeout;
+        let sandbox = Sandbox::start(&runner.engine, image, limits, slot).await?;
+        sandbox.upload(archive).await?;
+        Ok(sandbox)
+    }
+
+    /// Creates and starts an empty container for `image` (no file of any submission).
+    pub async fn start(
+        engine: &Engine,
+        image: &str,
+        limits: &Limits,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<Sandbox, RunnerError> {
+        let docker = engine.docker.clone();
+        let timeout = engine.call_timeout;
         let name = format!("verdict-{}", uuid::Uuid::new_v4().simple());
         let labels = HashMap::from([
             (LABEL_SANDBOX.to_string(), "1".to_string()),
-            (LABEL_OWNER.to_string(), runner.owner.clone()),
+            (LABEL_OWNER.to_string(), engine.owner.clone()),
         ]);
         call(
             timeout,
@@ -217,20 +235,20 @@ impl Sandbox {
             }),
         )
         .await?;
-        runner
+        let live = engine
             .live
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let peak = runner.live.load(std::sync::atomic::Ordering::SeqCst);
-        runner
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        engine
             .peak
-            .fetch_max(peak, std::sync::atomic::Ordering::SeqCst);
-        let mut sandbox = Sandbox {
+            .fetch_max(live, std::sync::atomic::Ordering::SeqCst);
+        let sandbox = Sandbox {
             docker: docker.clone(),
             id: name.clone(),
             volume: name.clone(),
             call_timeout: timeout,
-            _slot: slot,
-            live: runner.live.clone(),
+            slot,
+            live: engine.live.clone(),
             removed: false,
         };
         let body = ContainerCreateBody {
@@ -244,7 +262,7 @@ impl Sandbox {
             hostname: Some("sandbox".to_string()),
             labels: Some(labels),
             network_disabled: Some(true),
-            host_config: Some(host_config(limits, &name, runner.nano_cpus)),
+            host_config: Some(host_config(limits, &name, engine.nano_cpus)),
             ..Default::default()
         };
         call(
@@ -260,11 +278,17 @@ impl Sandbox {
         )
         .await?;
         call(timeout, "start", docker.start_container(&name, None)).await?;
+        Ok(sandbox)
+    }
+
+    /// Uploads a tar archive to `/work` (the container must be running: see the module
+    /// doc).
+    pub async fn upload(&self, archive: Vec<u8>) -> Result<(), RunnerError> {
         call(
-            timeout,
+            self.call_timeout,
             "upload",
-            docker.upload_to_container(
-                &name,
+            self.docker.upload_to_container(
+                &self.id,
                 Some(UploadToContainerOptions {
                     path: "/work".to_string(),
                     ..Default::default()
@@ -272,9 +296,7 @@ impl Sandbox {
                 bollard::body_full(archive.into()),
             ),
         )
-        .await?;
-        sandbox.removed = false;
-        Ok(sandbox)
+        .await
     }
 
     /// Runs one program to completion, the wall limit, or the output cap.
@@ -297,6 +319,10 @@ impl Sandbox {
             "LANG=C.UTF-8".to_string(),
             "PYTHONDONTWRITEBYTECODE=1".to_string(),
         ];
+        // A variable the exec sets replaces the default (getenv takes the first).
+        let key = |entry: &String| entry.split('=').next().unwrap_or_default().to_string();
+        let overridden: Vec<String> = exec.env.iter().map(key).collect();
+        env.retain(|entry| !overridden.contains(&key(entry)));
         env.extend(exec.env);
         let created = call(
             timeout,

@@ -1,24 +1,29 @@
 # A3: the parent exits, leaving 20 sleeping children; they must be gone by the next case
 # and must not hold the case open.
 import os, sys, time
+
+def survivors():
+    mine, parent = os.getpid(), os.getppid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (mine, parent):
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as status:
+                uid = next(line for line in status if line.startswith("Uid:")).split()[1]
+        except (OSError, StopIteration):
+            continue
+        if uid == str(os.getuid()):
+            found.append(int(entry))
+    return found
+
 phase = sys.stdin.read().strip()
 if phase == "spawn":
-    pids = []
     for _ in range(20):
-        pid = os.fork()
-        if pid == 0:
+        if os.fork() == 0:
             time.sleep(600)
             os._exit(0)
-        pids.append(pid)
-    with open("/tmp/orphans", "w") as f:
-        f.write(" ".join(map(str, pids)))
     print("sandbox held")
 else:
-    alive = []
-    for pid in map(int, open("/tmp/orphans").read().split()):
-        try:
-            os.kill(pid, 0)
-            alive.append(pid)
-        except ProcessLookupError:
-            pass
-    print("sandbox held" if not alive else f"escaped: {len(alive)} orphans alive")
+    left = survivors()
+    print("sandbox held" if not left else f"escaped: {len(left)} orphans alive")

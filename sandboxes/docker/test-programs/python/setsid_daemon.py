@@ -1,21 +1,31 @@
-# A2: a double-forked setsid daemon must not outlive its case. Case "spawn" starts it
-# and records its pid in /tmp; case "check" looks for it.
+# A2: a double-forked setsid daemon must not outlive its case. Case "spawn" starts it;
+# case "check" looks for any process of the learner's user left from the first case.
 import os, sys, time
+
+def survivors():
+    mine, parent = os.getpid(), os.getppid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (mine, parent):
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as status:
+                uid = next(line for line in status if line.startswith("Uid:")).split()[1]
+        except (OSError, StopIteration):
+            continue
+        if uid == str(os.getuid()):
+            found.append(int(entry))
+    return found
+
 phase = sys.stdin.read().strip()
 if phase == "spawn":
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
-            with open("/tmp/daemon.pid", "w") as f:
-                f.write(str(os.getpid()))
             time.sleep(600)
         os._exit(0)
     time.sleep(0.3)
-    print("sandbox held" if os.path.exists("/tmp/daemon.pid") else "the daemon did not start")
+    print("sandbox held" if survivors() else "the daemon did not start")
 else:
-    try:
-        pid = int(open("/tmp/daemon.pid").read())
-        os.kill(pid, 0)
-        print(f"escaped: daemon {pid} is still running")
-    except ProcessLookupError:
-        print("sandbox held")
+    left = survivors()
+    print("sandbox held" if not left else f"escaped: processes {left} are still running")
