@@ -427,13 +427,16 @@ impl DockerRunner {
         sandbox: &Sandbox,
         out: &ExecOutput,
     ) -> Result<(CaseOutcome, bool), RunnerError> {
+        // The OOM killer acted during the case (on the program or on one of its
+        // processes): the limit held for the container as a whole.
+        let failed = out.ended != Ended::Exited(0);
+        if sandbox.out_of_memory(failed).await? {
+            return Ok((CaseOutcome::MemoryLimit, true));
+        }
         Ok(match out.ended {
             Ended::TimedOut => (CaseOutcome::TimeLimit, true),
             Ended::OutputCapped => (CaseOutcome::OutputLimit, true),
             Ended::Exited(0) => (CaseOutcome::Exited { code: 0 }, false),
-            // A failure after the container hit its memory ceiling: the OOM killer, or
-            // an allocation that failed.
-            Ended::Exited(_) if sandbox.memory_peaked().await? => (CaseOutcome::MemoryLimit, true),
             // 128 + SIGXCPU: the CPU-time rlimit.
             Ended::Exited(152) => (CaseOutcome::TimeLimit, true),
             Ended::Exited(code) if code > 128 && code < 160 => (
@@ -763,7 +766,7 @@ impl DockerRunner {
         // ran out of time.
         let prober_timed_out = out.ended != Ended::Exited(0);
         drop(stop_server);
-        let oom = sandbox.memory_peaked().await?;
+        let oom = sandbox.out_of_memory(true).await?;
         let (cpu, memory) = sandbox.usage().await;
         // The server's own output, for the messages (it is still running: stop it).
         let server_log = if server.is_finished() {

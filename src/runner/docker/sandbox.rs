@@ -87,6 +87,101 @@ pub struct Sandbox {
     pub(super) slot: tokio::sync::OwnedSemaphorePermit,
     live: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     removed: bool,
+    /// The container's cgroup on this host, when the engine is local.
+    cgroup: Option<Cgroup>,
+    /// OOM kills already attributed to earlier cases.
+    oom_seen: std::sync::atomic::AtomicU64,
+}
+
+/// A container's kernel accounting, read from the host's cgroup filesystem: files the
+/// kernel writes, never a path inside the container. Reading them takes microseconds,
+/// where the stats API answers on the engine's one-second sampling tick.
+#[derive(Debug)]
+struct Cgroup {
+    memory: std::path::PathBuf,
+    cpu: std::path::PathBuf,
+    v2: bool,
+}
+
+impl Cgroup {
+    /// Finds the cgroup of container `id` (cgroup v1 or v2, `cgroupfs` or `systemd`).
+    fn locate(id: &str) -> Option<Cgroup> {
+        let root = std::path::Path::new("/sys/fs/cgroup");
+        for (memory, cpu) in [
+            (
+                format!("memory/docker/{id}"),
+                format!("cpuacct/docker/{id}"),
+            ),
+            (
+                format!("memory/system.slice/docker-{id}.scope"),
+                format!("cpuacct/system.slice/docker-{id}.scope"),
+            ),
+        ] {
+            if root.join(&memory).is_dir() && root.join(&cpu).is_dir() {
+                return Some(Cgroup {
+                    memory: root.join(memory),
+                    cpu: root.join(cpu),
+                    v2: false,
+                });
+            }
+        }
+        for dir in [
+            format!("system.slice/docker-{id}.scope"),
+            format!("docker/{id}"),
+        ] {
+            if root.join(&dir).join("memory.events").is_file() {
+                return Some(Cgroup {
+                    memory: root.join(&dir),
+                    cpu: root.join(&dir),
+                    v2: true,
+                });
+            }
+        }
+        None
+    }
+
+    fn read(path: std::path::PathBuf) -> Option<String> {
+        std::fs::read_to_string(path).ok()
+    }
+
+    /// A `key value` line of a flat-keyed cgroup file.
+    fn keyed(text: &str, key: &str) -> Option<u64> {
+        text.lines().find_map(|line| {
+            let (name, value) = line.split_once(' ')?;
+            (name == key).then(|| value.trim().parse().ok())?
+        })
+    }
+
+    /// How many processes the OOM killer has killed in this container.
+    fn oom_kills(&self) -> Option<u64> {
+        let file = if self.v2 {
+            "memory.events"
+        } else {
+            "memory.oom_control"
+        };
+        Self::keyed(&Self::read(self.memory.join(file))?, "oom_kill")
+    }
+
+    /// CPU time (µs) and peak memory (bytes).
+    fn usage(&self) -> Option<(u64, u64)> {
+        if self.v2 {
+            let cpu = Self::keyed(&Self::read(self.cpu.join("cpu.stat"))?, "usage_usec")?;
+            let peak = Self::read(self.memory.join("memory.peak"))
+                .and_then(|text| text.trim().parse().ok())
+                .unwrap_or(0);
+            Some((cpu, peak))
+        } else {
+            let cpu: u64 = Self::read(self.cpu.join("cpuacct.usage"))?
+                .trim()
+                .parse()
+                .ok()?;
+            let peak: u64 = Self::read(self.memory.join("memory.max_usage_in_bytes"))?
+                .trim()
+                .parse()
+                .ok()?;
+            Some((cpu / 1000, peak))
+        }
+    }
 }
 
 /// Bounds one Docker API call; a timeout or an API error is an infrastructure fault.
@@ -242,7 +337,7 @@ impl Sandbox {
         engine
             .peak
             .fetch_max(live, std::sync::atomic::Ordering::SeqCst);
-        let sandbox = Sandbox {
+        let mut sandbox = Sandbox {
             docker: docker.clone(),
             id: name.clone(),
             volume: name.clone(),
@@ -250,6 +345,8 @@ impl Sandbox {
             slot,
             live: engine.live.clone(),
             removed: false,
+            cgroup: None,
+            oom_seen: std::sync::atomic::AtomicU64::new(0),
         };
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
@@ -278,6 +375,11 @@ impl Sandbox {
         )
         .await?;
         call(timeout, "start", docker.start_container(&name, None)).await?;
+        let id = call(timeout, "inspect", docker.inspect_container(&name, None))
+            .await?
+            .id
+            .unwrap_or_default();
+        sandbox.cgroup = Cgroup::locate(&id);
         Ok(sandbox)
     }
 
@@ -425,22 +527,28 @@ impl Sandbox {
         })
     }
 
-    /// Whether the container's memory reached its limit at some point. This engine
-    /// (cgroup v1, Docker 20.10) sets `State.OOMKilled` only when the container's main
-    /// process dies, and its stats carry no OOM counter, so the peak is the signal: a
-    /// program that fails after the cgroup hit its ceiling ran out of memory.
-    pub async fn memory_peaked(&self) -> Result<bool, RunnerError> {
+    /// Whether the OOM killer acted since the last call (so, during the case that just
+    /// ended). This engine (cgroup v1, Docker 20.10) sets `State.OOMKilled` only when the
+    /// container's main process dies, so the kernel's own counter is read instead. On a
+    /// remote engine, where the host has no cgroup files, the stats API's peak stands in
+    /// (sticky for the container's life, and answered on a one-second tick).
+    pub async fn out_of_memory(&self, failed: bool) -> Result<bool, RunnerError> {
+        if let Some(kills) = self.cgroup.as_ref().and_then(Cgroup::oom_kills) {
+            let seen = self
+                .oom_seen
+                .swap(kills, std::sync::atomic::Ordering::SeqCst);
+            return Ok(kills > seen);
+        }
+        if !failed {
+            return Ok(false);
+        }
         let stats = self.stats().await?;
         let memory = stats.memory_stats.unwrap_or_default();
         let (peak, limit) = (
             memory.max_usage.unwrap_or(0),
             memory.limit.unwrap_or(u64::MAX),
         );
-        let oom_kills = memory
-            .stats
-            .and_then(|s| s.get("oom_kill").copied())
-            .unwrap_or(0);
-        Ok(oom_kills > 0 || peak + 256 * 1024 >= limit)
+        Ok(peak + 256 * 1024 >= limit)
     }
 
     async fn stats(&self) -> Result<bollard::models::ContainerStatsResponse, RunnerError> {
@@ -464,6 +572,9 @@ impl Sandbox {
 
     /// CPU time (µs) and peak memory (bytes) the container has used so far.
     pub async fn usage(&self) -> (u64, u64) {
+        if let Some(usage) = self.cgroup.as_ref().and_then(Cgroup::usage) {
+            return usage;
+        }
         let Ok(stats) = self.stats().await else {
             return (0, 0);
         };
