@@ -295,7 +295,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         idle_p50.as_secs_f64() / floor_p50.as_secs_f64().max(1e-9)
     );
     println!(
-        "| throughput ({} submissions, {} clients) | {:.0} gradings/s |",
+        "| throughput ({} submissions, {} clients) | {:.1} gradings/s |",
         loaded.len(),
         args.clients,
         throughput
