@@ -688,3 +688,91 @@ export class Queue { constructor() {} push() {} shift() {} peek() {} get size() 
         assert_ne!(grade.verdict.as_str(), "accepted", "{slug}");
     }
 }
+
+/// Every container setting the runner promises is what the engine applied: read back
+/// with `docker inspect` from a live sandbox (the behaviour behind each one is checked
+/// by the hostile corpus).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_container_setting_is_applied() {
+    let runner = runner(1).await;
+    let limits = Limits {
+        cpu_ms: 1500,
+        wall_ms: 2000,
+        memory_mb: 96,
+        output_kb: 16,
+        pids: 20,
+    };
+    let image =
+        verdict::runner::docker::image_tag(&docker_args(DockerMode::On), Language::Python).unwrap();
+    let empty = BTreeMap::new();
+    let upload = verdict::runner::docker::sandbox::archive(&[("app", &empty)]).unwrap();
+    let sandbox =
+        verdict::runner::docker::sandbox::Sandbox::create(&runner, &image, &limits, upload)
+            .await
+            .unwrap();
+    let inspect = engine().inspect_container(&sandbox.id, None).await.unwrap();
+    let host = inspect.host_config.clone().unwrap();
+    let config = inspect.config.clone().unwrap();
+    assert_eq!(host.network_mode.as_deref(), Some("none"));
+    assert_eq!(host.readonly_rootfs, Some(true));
+    assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+    assert_eq!(
+        host.security_opt,
+        Some(vec!["no-new-privileges".to_string()])
+    );
+    assert_eq!(
+        host.pids_limit,
+        Some(23),
+        "the exercise's pids plus init, keeper, exec shim"
+    );
+    assert_eq!(host.memory, Some(96 << 20));
+    assert_eq!(host.memory_swap, host.memory, "no swap");
+    assert_eq!(host.nano_cpus, Some(1_000_000_000), "--docker-cpus 1.0");
+    assert_eq!(host.init, Some(true));
+    assert_eq!(host.ipc_mode.as_deref(), Some("private"));
+    assert_eq!(host.shm_size, Some(4 << 20));
+    assert_eq!(host.log_config.and_then(|l| l.typ).as_deref(), Some("none"));
+    let ulimits: HashMap<String, (i64, i64)> = host
+        .ulimits
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| (u.name.unwrap(), (u.soft.unwrap(), u.hard.unwrap())))
+        .collect();
+    assert_eq!(ulimits["nofile"], (256, 256));
+    assert_eq!(ulimits["fsize"], (16 << 20, 16 << 20));
+    assert_eq!(
+        ulimits["cpu"],
+        (2, 3),
+        "⌈1500 ms⌉ = 2 s, hard one second later"
+    );
+    assert_eq!(ulimits["core"], (0, 0));
+    let tmpfs = host.tmpfs.unwrap_or_default();
+    assert!(
+        tmpfs["/tmp"].contains("size=16m") && tmpfs["/tmp"].contains("noexec"),
+        "{tmpfs:?}"
+    );
+    assert!(host.binds.unwrap_or_default().is_empty(), "no bind mounts");
+    let mounts = inspect.mounts.unwrap_or_default();
+    assert_eq!(mounts.len(), 1, "only the /work volume: {mounts:?}");
+    assert_eq!(mounts[0].destination.as_deref(), Some("/work"));
+    assert_eq!(
+        mounts[0].typ.as_deref(),
+        Some("volume"),
+        "a Docker-managed volume, not a host path"
+    );
+    assert_eq!(
+        config.user.as_deref(),
+        Some("10000:10000"),
+        "the keeper, not root"
+    );
+    assert_eq!(
+        config
+            .labels
+            .unwrap_or_default()
+            .get(LABEL_OWNER)
+            .map(String::as_str),
+        Some(runner.owner())
+    );
+    sandbox.remove().await.unwrap();
+    assert_no_containers_left(&runner, Duration::from_secs(10)).await;
+}

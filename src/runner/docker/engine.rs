@@ -258,13 +258,17 @@ mod tests {
     #[test]
     fn only_dead_local_owners_are_swept() {
         assert!(!owner_is_dead(&owner()), "this process is alive");
-        let me = std::process::id();
+        let (me, here, machine) = (std::process::id(), hostname(), machine());
         assert!(
-            owner_is_dead(&format!("{}:{me}:1:0", hostname())),
+            owner_is_dead(&format!("{here}:{me}:1:{machine}:0")),
             "pid reused"
         );
-        assert!(owner_is_dead(&format!("{}:4194303:1:0", hostname())));
-        assert!(!owner_is_dead("another-host:1:1:0"));
+        assert!(owner_is_dead(&format!("{here}:4194303:1:{machine}:0")));
+        assert!(
+            !owner_is_dead(&format!("{here}:4194303:1:elsewhere:0")),
+            "another pid namespace or boot"
+        );
+        assert!(!owner_is_dead(&format!("another-host:1:1:{machine}:0")));
         assert!(!owner_is_dead("garbage"));
     }
 }
