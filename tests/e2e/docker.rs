@@ -37,6 +37,18 @@ async fn runner(concurrency: usize) -> DockerRunner {
     runner_with(docker_args(DockerMode::On), concurrency).await
 }
 
+/// Both runners, as a server has them (`docker: None` for a server without Docker).
+fn sandboxes(docker: Option<DockerRunner>) -> verdict::runner::Sandboxes {
+    verdict::runner::Sandboxes {
+        wasm: verdict::runner::wasm::WasmRunner::new(
+            256,
+            verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
+        )
+        .unwrap(),
+        docker,
+    }
+}
+
 /// The engine, for the checks the tests make from outside the runner.
 fn engine() -> bollard::Docker {
     bollard::Docker::connect_with_defaults().unwrap()
@@ -304,14 +316,7 @@ fn in_docker(slug: &str) -> Package {
 /// starter does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn function_and_unittest_exercises_grade_in_docker() {
-    let runner = verdict::runner::Sandboxes {
-        wasm: verdict::runner::wasm::WasmRunner::new(
-            256,
-            verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
-        )
-        .unwrap(),
-        docker: Some(runner(2).await),
-    };
+    let runner = sandboxes(Some(runner(2).await));
     for slug in [
         "python-leap",
         "js-fizzbuzz",
@@ -332,14 +337,7 @@ async fn function_and_unittest_exercises_grade_in_docker() {
 /// Docker runner; and `--docker on` refuses to start without a working engine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_docker_the_runner_refuses_clearly() {
-    let runner = verdict::runner::Sandboxes {
-        wasm: verdict::runner::wasm::WasmRunner::new(
-            256,
-            verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
-        )
-        .unwrap(),
-        docker: None,
-    };
+    let runner = sandboxes(None);
     let error = verdict::exercise::validate(&in_docker("flask-todo"), &runner, &MAXIMA, &|_| {})
         .await
         .unwrap_err()
@@ -623,14 +621,7 @@ async fn a_killed_worker_leaves_no_container_after_the_next_start() {
 /// runs and is on no command line. Each forgery would pass every test if it worked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn printed_suite_reports_are_not_results() {
-    let runner = verdict::runner::Sandboxes {
-        wasm: verdict::runner::wasm::WasmRunner::new(
-            256,
-            verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
-        )
-        .unwrap(),
-        docker: Some(runner(2).await),
-    };
+    let runner = sandboxes(Some(runner(2).await));
     let python_forgery = r#"
 import os, sys
 names = ["test_new_account_is_empty", "test_deposit_adds", "test_withdraw_subtracts"]

@@ -527,11 +527,7 @@ impl DockerRunner {
             (cpu, memory) = (cpu + c, memory.max(m));
             sandbox.remove().await?;
         }
-        if let Some(first) = observations.first_mut() {
-            first.cpu_used = cpu;
-            first.peak_memory_bytes = memory;
-        }
-        Ok(RunReport::Cases(observations))
+        Ok(report(observations, cpu, memory))
     }
 
     /// The command and stdin of one io or function case.
@@ -656,7 +652,7 @@ impl DockerRunner {
                 }),
             other => Err(other.clone()),
         };
-        let mut observations: Vec<CaseObservation> = request
+        let observations: Vec<CaseObservation> = request
             .cases
             .iter()
             .map(|case| {
@@ -680,22 +676,10 @@ impl DockerRunner {
                     }
                     Err(outcome) => (outcome.clone(), None),
                 };
-                CaseObservation {
-                    outcome,
-                    value,
-                    stdout: Vec::new(),
-                    stderr: Vec::new(),
-                    duration: per_test,
-                    cpu_used: 0,
-                    peak_memory_bytes: 0,
-                }
+                observation(outcome, value, per_test)
             })
             .collect();
-        if let Some(first) = observations.first_mut() {
-            first.cpu_used = cpu;
-            first.peak_memory_bytes = memory;
-        }
-        Ok(RunReport::Cases(observations))
+        Ok(report(observations, cpu, memory))
     }
 
     /// http: the learner's server runs as one exec; the prober, as another user, waits
@@ -796,7 +780,7 @@ impl DockerRunner {
                 server_log
             ))
         };
-        let mut observations: Vec<CaseObservation> = (0..request.cases.len())
+        let observations: Vec<CaseObservation> = (0..request.cases.len())
             .map(|index| {
                 let record = lines.get(index + 1);
                 let (outcome, value) = match (&not_ready, record) {
@@ -833,24 +817,11 @@ impl DockerRunner {
                         None,
                     ),
                 };
-                CaseObservation {
-                    outcome,
-                    value,
-                    stdout: Vec::new(),
-                    stderr: Vec::new(),
-                    duration: Duration::from_millis(
-                        record.and_then(|r| r["ms"].as_u64()).unwrap_or(0),
-                    ),
-                    cpu_used: 0,
-                    peak_memory_bytes: 0,
-                }
+                let ms = record.and_then(|r| r["ms"].as_u64()).unwrap_or(0);
+                observation(outcome, value, Duration::from_millis(ms))
             })
             .collect();
-        if let Some(first) = observations.first_mut() {
-            first.cpu_used = cpu;
-            first.peak_memory_bytes = memory;
-        }
-        Ok(RunReport::Cases(observations))
+        Ok(report(observations, cpu, memory))
     }
 }
 
@@ -911,6 +882,33 @@ pub fn image_tag(args: &DockerArgs, language: Language) -> anyhow::Result<String
         .next()
         .map(|image| image.tag)
         .ok_or_else(|| anyhow::anyhow!("no image for {recipe}"))
+}
+
+/// An observation of a case that left no output of its own.
+fn observation(
+    outcome: CaseOutcome,
+    value: Option<serde_json::Value>,
+    duration: Duration,
+) -> CaseObservation {
+    CaseObservation {
+        outcome,
+        value,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        duration,
+        cpu_used: 0,
+        peak_memory_bytes: 0,
+    }
+}
+
+/// The report, with the containers' CPU time and peak memory on the first case (as the
+/// wasm runner records an instance's fuel).
+fn report(mut observations: Vec<CaseObservation>, cpu: u64, memory: u64) -> RunReport {
+    if let Some(first) = observations.first_mut() {
+        first.cpu_used = cpu;
+        first.peak_memory_bytes = memory;
+    }
+    RunReport::Cases(observations)
 }
 
 /// The time a whole run may take: every case at its wall limit, plus one more. The
