@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs PostgreSQL from Debian packages if missing and starts a private cluster
-# (under target/postgres, port 55432) owned by the `postgres` system user.
+# (under target/postgres, or /var/tmp when the postgres user cannot enter the checkout;
+# port 55432) owned by the `postgres` system user.
 PGPORT_VERDICT="${PGPORT_VERDICT:-55432}"
 
 start_postgres() {
@@ -19,7 +20,16 @@ start_postgres() {
     return 0
   fi
   mkdir -p "$dir"
-  if [ "$(id -u)" = "0" ]; then chown postgres:postgres "$dir"; fi
+  if [ "$(id -u)" = "0" ]; then
+    chown postgres:postgres "$dir"
+    # A checkout under a folder the postgres user cannot enter (`mktemp -d` makes 0700
+    # folders): keep this checkout's cluster in /var/tmp instead.
+    if ! runuser -u postgres -- test -w "$dir"; then
+      dir="/var/tmp/verdict-postgres-$(printf %s "$PWD" | sha256sum | cut -c1-12)"
+      mkdir -p "$dir"
+      chown postgres:postgres "$dir"
+    fi
+  fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     echo "postgres: creating a test cluster in $dir/data"
     local pwfile
