@@ -3,7 +3,10 @@
 //! drive the same server a user runs.
 
 use crate::api::{self, AppState};
+use crate::certification::policy::{CatalogueEntry, Policy};
+use crate::certification::{Issuer, IssuerArgs};
 use crate::config::{ApiArgs, DatabaseArgs, LimitArgs, WorkerArgs};
+use crate::exercise::manifest::Tier;
 use crate::exercise::package::{Package, PackageLimits};
 use crate::queue::{MAX_ATTEMPTS, Queue};
 use crate::runner::docker::{DockerArgs, DockerRunner};
@@ -13,6 +16,7 @@ use crate::runtimes::RuntimeArgs;
 use crate::store::Store;
 use crate::worker::Grader;
 use anyhow::Context;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,6 +49,8 @@ pub struct ServeArgs {
     pub runtimes: RuntimeArgs,
     #[command(flatten)]
     pub docker: DockerArgs,
+    #[command(flatten)]
+    pub issuer: IssuerArgs,
 }
 
 /// The parts every process shares.
@@ -57,6 +63,8 @@ pub struct Services {
     pub docker_owner: Option<String>,
     pub maxima: Limits,
     pub completions: crate::completions::Completions,
+    /// Signs the certificates that completions in this process issue.
+    pub issuer: Arc<Issuer>,
 }
 
 impl Services {
@@ -68,10 +76,12 @@ impl Services {
         limits: &LimitArgs,
         runtimes: &RuntimeArgs,
         docker: &DockerArgs,
+        issuer: &IssuerArgs,
         concurrency: usize,
     ) -> anyhow::Result<Services> {
         let location = database.location()?;
         let store = Store::open(&location).await?;
+        let issuer = Issuer::open(issuer, &database.data_dir, &store).await?;
         let queue = Queue::open(&location).await?;
         let maxima = limits.maxima();
         let sandboxes = ready_runner(
@@ -91,6 +101,7 @@ impl Services {
             docker_owner,
             maxima,
             completions: crate::completions::Completions::default(),
+            issuer: Arc::new(issuer),
         })
     }
 
@@ -101,6 +112,7 @@ impl Services {
             maxima: self.maxima,
             max_attempts: MAX_ATTEMPTS as i64,
             completions: self.completions.clone(),
+            issuer: self.issuer.clone(),
         }
     }
 
@@ -158,14 +170,23 @@ pub fn log_progress(line: &str) {
     tracing::info!("runtimes: {line}");
 }
 
+/// What loading the exercises folder found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Packages refused (unreadable, or failing their checks).
+    pub failed: usize,
+    /// Every package in the folder that could be read, live or not: slug → (tier, points).
+    pub packages: BTreeMap<String, (Tier, f64)>,
+}
+
 /// Validates and stores every package under `dir`; a package whose content is already
-/// live is skipped. Returns how many packages failed.
-pub async fn load_exercises(services: &Services, dir: &Path) -> anyhow::Result<usize> {
+/// live is skipped.
+pub async fn load_exercises(services: &Services, dir: &Path) -> anyhow::Result<Loaded> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             tracing::warn!(dir = %dir.display(), "no exercises folder; starting with none");
-            return Ok(0);
+            return Ok(Loaded::default());
         }
         Err(error) => return Err(error).with_context(|| format!("cannot read {}", dir.display())),
     };
@@ -176,7 +197,7 @@ pub async fn load_exercises(services: &Services, dir: &Path) -> anyhow::Result<u
         .filter(|path| path.join("exercise.toml").is_file())
         .collect();
     folders.sort();
-    let mut failed = 0;
+    let mut loaded = Loaded::default();
     for (index, folder) in folders.iter().enumerate() {
         let name = folder
             .file_name()
@@ -188,10 +209,14 @@ pub async fn load_exercises(services: &Services, dir: &Path) -> anyhow::Result<u
             Ok(package) => package,
             Err(error) => {
                 tracing::error!("exercise {name} refused: {error}");
-                failed += 1;
+                loaded.failed += 1;
                 continue;
             }
         };
+        loaded.packages.insert(
+            package.manifest.slug.clone(),
+            (package.manifest.tier, package.manifest.points),
+        );
         let current = services
             .store
             .current_version(&package.manifest.slug)
@@ -221,11 +246,55 @@ pub async fn load_exercises(services: &Services, dir: &Path) -> anyhow::Result<u
                     other => other.to_string(),
                 };
                 tracing::error!("exercise {name} refused: {detail}");
-                failed += 1;
+                loaded.failed += 1;
             }
         }
     }
-    Ok(failed)
+    Ok(loaded)
+}
+
+/// Checks `<exercises>/certification.toml` against every exercise (live in the database,
+/// or in the folder but refused) and puts it in force for every process; refuses to
+/// start on a policy that names an unknown exercise or has a cycle.
+pub async fn load_policy(services: &Services, dir: &Path, loaded: &Loaded) -> anyhow::Result<()> {
+    let mut catalogue: BTreeMap<String, CatalogueEntry> = loaded
+        .packages
+        .iter()
+        .map(|(slug, (tier, points))| {
+            let entry = CatalogueEntry {
+                tier: *tier,
+                points: *points,
+                live: false,
+            };
+            (slug.clone(), entry)
+        })
+        .collect();
+    for (slug, item) in services.store.catalogue().await? {
+        catalogue.insert(
+            slug,
+            CatalogueEntry {
+                tier: item.tier,
+                points: item.points,
+                live: true,
+            },
+        );
+    }
+    match Policy::load(dir, &catalogue)? {
+        Some((policy, warnings)) => {
+            for warning in warnings {
+                tracing::warn!("certification: {warning}");
+            }
+            tracing::info!(tiers = policy.tiers.len(), "certification policy in force");
+            services.store.save_policy(Some(&policy)).await
+        }
+        None => {
+            tracing::warn!(
+                dir = %dir.display(),
+                "no certification.toml: no certificates are issued"
+            );
+            services.store.save_policy(None).await
+        }
+    }
 }
 
 /// A running server.
@@ -248,15 +317,26 @@ impl RunningServer {
 
 /// Opens everything, loads exercises, binds, and starts serving in the background.
 pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
+    // Bound first, so certificates name the real address when no public URL is set.
+    let listener = tokio::net::TcpListener::bind(&args.api.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.api.bind))?;
+    let address = listener.local_addr()?;
+    let mut issuer = args.issuer.clone();
+    issuer
+        .public_url
+        .get_or_insert_with(|| format!("http://{address}"));
     let services = Services::open(
         &args.database,
         &args.limits,
         &args.runtimes,
         &args.docker,
+        &issuer,
         args.worker.concurrency(),
     )
     .await?;
-    load_exercises(&services, &args.exercises).await?;
+    let loaded = load_exercises(&services, &args.exercises).await?;
+    load_policy(&services, &args.exercises, &loaded).await?;
     let (shutdown, stop) = watch::channel(false);
     let mut tasks = Vec::new();
     services.sweep_outbox(crate::store::now_ms()).await?;
@@ -276,11 +356,8 @@ pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
         completions: services.completions.clone(),
         rate: Arc::new(api::rate_limit::RateLimiter::new(args.api.rate_per_minute)),
         metrics: crate::telemetry::metrics_handle(),
+        issuer: services.issuer.clone(),
     };
-    let listener = tokio::net::TcpListener::bind(&args.api.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.api.bind))?;
-    let address = listener.local_addr()?;
     let router = api::router(state);
     let mut stop_http = stop.clone();
     tasks.push(tokio::spawn(async move {

@@ -136,6 +136,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         exercises: exercises.path().to_path_buf(),
         no_workers: false,
         runtimes: args.runtimes.clone(),
+        issuer: crate::certification::IssuerArgs::default(),
         docker: args.docker.clone(),
     };
     eprintln!("bench: starting a server on a fresh database");

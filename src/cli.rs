@@ -36,6 +36,8 @@ pub enum Command {
         runtimes: RuntimeArgs,
         #[command(flatten)]
         docker: DockerArgs,
+        #[command(flatten)]
+        issuer: crate::certification::IssuerArgs,
     },
     /// Create or update the database schema and the queue tables.
     Migrate {
@@ -72,6 +74,42 @@ pub enum Command {
     /// Build the Docker runner images from Debian packages.
     #[command(subcommand)]
     Images(ImagesCommand),
+    /// Check certificates.
+    #[command(subcommand)]
+    Certificate(CertificateCommand),
+    /// Manage the keys that sign certificates.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertificateCommand {
+    /// Verify a certificate as an outside verifier would: its Ed25519 signature against
+    /// the issuer's JWKS, its claims, and the issuer's revocation list. Exits 0 only for a
+    /// valid certificate that is not revoked.
+    Verify {
+        /// A file holding the signed credential (or a certificate's JSON), or the URL of
+        /// a certificate (its page or its JSON).
+        source: String,
+        /// Read the issuer's keys from this file or URL instead of
+        /// `<issuer>/.well-known/jwks.json`.
+        #[arg(long)]
+        jwks: Option<String>,
+        /// Refuse a credential from any other issuer (its `iss`, the service's public URL).
+        #[arg(long)]
+        issuer: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a new signing key in the data dir. Each process signs with it from its next
+    /// start; certificates signed by older keys stay verifiable, as every key stays in
+    /// the JWKS.
+    Rotate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,10 +192,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             limits,
             runtimes,
             docker,
+            issuer,
         } => {
-            let services =
-                Services::open(&database, &limits, &runtimes, &docker, worker.concurrency())
-                    .await?;
+            let services = Services::open(
+                &database,
+                &limits,
+                &runtimes,
+                &docker,
+                &issuer,
+                worker.concurrency(),
+            )
+            .await?;
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let workers = services.start_workers(worker.concurrency(), stopped);
             eprintln!(
@@ -197,6 +242,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             runtimes,
             docker,
         }) => validate(&dir, &limits, &runtimes, &docker).await,
+        Command::Certificate(CertificateCommand::Verify {
+            source,
+            jwks,
+            issuer,
+        }) => {
+            let report = match crate::certification::verify::verify(
+                &source,
+                jwks.as_deref(),
+                issuer.as_deref(),
+            )
+            .await
+            {
+                Ok(report) => report,
+                Err(error) => {
+                    println!("INVALID: {error:#}");
+                    return Ok(1);
+                }
+            };
+            println!("signature: valid (EdDSA, key {})", report.kid);
+            println!("issuer:    {}", report.issuer);
+            println!("learner:   {}", report.learner);
+            println!("tier:      {}", report.achievement);
+            println!("issued:    {}", report.valid_from);
+            for item in &report.evidence {
+                println!("evidence:  {item}");
+            }
+            match report.revoked {
+                Some(reason) => {
+                    println!("REVOKED: {reason}");
+                    Ok(1)
+                }
+                None => {
+                    println!("VALID: not revoked");
+                    Ok(0)
+                }
+            }
+        }
+        Command::Keys(KeysCommand::Rotate { database }) => {
+            let store = Store::open(&database.location()?).await?;
+            let key = crate::certification::keys::rotate(&database.data_dir)?;
+            store.register_key(&key.kid, &key.public_jwk()).await?;
+            eprintln!(
+                "created signing key {}; restart each verdict process to sign with it",
+                key.kid
+            );
+            println!("{}", key.kid);
+            Ok(0)
+        }
         Command::Images(ImagesCommand::Build(args)) => {
             let images = tokio::task::spawn_blocking(move || {
                 crate::images::build(&args, &|line| eprintln!("{line}"))

@@ -1,6 +1,8 @@
 //! verdict: an automated grading service for code exercises.
 //!
 //! - `api`: the HTTP API (axum), its auth and its one error shape.
+//! - `certification`: the Hero → Commando → Titan policy, progress, and signed
+//!   Open Badges 3.0 certificates.
 //! - `completions`: in-process events that wake long polls.
 //! - `app`: start-up; wires the store, queue, runner, workers and API together.
 //! - `exercise`: packages, manifests and the checks a version passes before it goes live.
@@ -15,6 +17,7 @@
 pub mod api;
 pub mod app;
 pub mod bench;
+pub mod certification;
 pub mod cli;
 pub mod completions;
 pub mod config;

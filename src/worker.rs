@@ -3,6 +3,7 @@
 //! attempt count in the submissions table ends a job that keeps failing (or keeps killing
 //! its worker) as `failed` / `internal_error`.
 
+use crate::certification::{Issuer, Snapshot, issue_due};
 use crate::exercise::grade_files;
 use crate::exercise::manifest::RunnerKind;
 use crate::grading::Verdict;
@@ -10,6 +11,7 @@ use crate::runner::{Limits, RunReport, Runner};
 use crate::store::Store;
 use crate::store::submissions::{Claim, Status};
 use apalis::prelude::{BoxDynError, Data};
+use sqlx::Acquire;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -38,6 +40,8 @@ pub struct Grader {
     pub max_attempts: i64,
     /// Woken after every finished grading, for long polls in this process.
     pub completions: crate::completions::Completions,
+    /// Signs the certificates a completion makes due.
+    pub issuer: Arc<Issuer>,
 }
 
 /// The apalis handler. Grading runs on its own task so that gradings use every core.
@@ -189,9 +193,11 @@ impl Grader {
             "attempt": attempt,
             "worker": {"pid": std::process::id()},
         });
-        let written = self
+        // Read before the completing transaction: neither changes during a grading.
+        let snapshot = Snapshot::load(&self.store).await?;
+        let written = match self
             .store
-            .finish(
+            .complete(
                 submission_id,
                 lease,
                 Status::Completed,
@@ -199,7 +205,18 @@ impl Grader {
                 Some(grade.score),
                 &result,
             )
-            .await?;
+            .await?
+        {
+            Some(mut transaction) => {
+                if let Some(snapshot) = &snapshot {
+                    self.certify(&mut transaction, snapshot, &submission.learner)
+                        .await;
+                }
+                transaction.commit().await?;
+                true
+            }
+            None => false,
+        };
         if written {
             record_metrics(grade.verdict, exercise.runner.as_str(), elapsed);
             tracing::info!(
@@ -211,6 +228,34 @@ impl Grader {
             tracing::info!("a newer attempt owns this submission; result discarded");
         }
         Ok(())
+    }
+}
+
+impl Grader {
+    /// Issues the certificates this completion makes due, inside its transaction. A
+    /// failure here rolls back to a savepoint and is logged: the grading result still
+    /// lands, and the next completion for the learner evaluates again.
+    async fn certify(
+        &self,
+        transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
+        snapshot: &Snapshot,
+        learner: &str,
+    ) {
+        let outcome = async {
+            let mut savepoint = transaction.begin().await?;
+            issue_due(&mut savepoint, snapshot, &self.issuer, learner).await?;
+            savepoint.commit().await?;
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(error) = outcome {
+            tracing::error!(
+                error = format!("{error:#}"),
+                learner,
+                "certification failed; the grading result is kept"
+            );
+            metrics::counter!("verdict_certification_errors_total").increment(1);
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! (request id, tracing span, body caps, JSON errors).
 
 pub mod auth;
+pub mod certificates;
 pub mod error;
 pub mod exercises;
 pub mod rate_limit;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub completions: crate::completions::Completions,
     pub rate: Arc<rate_limit::RateLimiter>,
     pub metrics: PrometheusHandle,
+    /// The issuer profile certificates name (and this process's signing key).
+    pub issuer: Arc<crate::certification::Issuer>,
 }
 
 #[derive(OpenApi)]
@@ -44,6 +47,8 @@ pub struct AppState {
     paths(
         exercises::upload, exercises::list, exercises::detail, exercises::versions,
         submissions::create, submissions::get, submissions::list, submissions::feed,
+        certificates::progress, certificates::of_learner, certificates::get,
+        certificates::revoke, certificates::revocations, certificates::jwks,
         healthz, readyz
     ),
     components(schemas(error::ErrorBody)),
@@ -83,9 +88,16 @@ pub fn router(state: AppState) -> Router {
                 .get(submissions::list),
         )
         .route("/submissions/{id}", get(submissions::get))
-        .route("/results", get(submissions::feed));
+        .route("/results", get(submissions::feed))
+        .route("/learners/{id}/progress", get(certificates::progress))
+        .route("/learners/{id}/certificates", get(certificates::of_learner))
+        .route("/certificates/{id}", get(certificates::get))
+        .route("/certificates/{id}/revoke", post(certificates::revoke))
+        .route("/revocations", get(certificates::revocations));
     Router::new()
         .nest("/v1", v1)
+        .route("/.well-known/jwks.json", get(certificates::jwks))
+        .route("/certificates/{id}", get(certificates::page))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

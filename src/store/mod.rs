@@ -4,6 +4,7 @@
 //! accept, and uses only portable types (TEXT, BIGINT, DOUBLE, BLOB/BYTEA). The schema
 //! lives in `migrations/sqlite` and `migrations/postgres`.
 
+pub mod certificates;
 pub mod exercises;
 pub mod submissions;
 pub mod tokens;

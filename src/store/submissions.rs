@@ -516,6 +516,30 @@ impl Store {
         score: Option<f64>,
         result: &serde_json::Value,
     ) -> Result<bool, sqlx::Error> {
+        match self
+            .complete(id, lease, status, verdict, score, result)
+            .await?
+        {
+            Some(transaction) => {
+                transaction.commit().await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Writes the result as `finish` does, but leaves the transaction open (holding the
+    /// feed's row lock) so the caller can add what belongs to the same completion, such
+    /// as certificates, before committing. `None` when the lease was lost.
+    pub async fn complete(
+        &self,
+        id: &str,
+        lease: &str,
+        status: Status,
+        verdict: Verdict,
+        score: Option<f64>,
+        result: &serde_json::Value,
+    ) -> Result<Option<sqlx::Transaction<'static, sqlx::Any>>, sqlx::Error> {
         let mut transaction = self.writer.begin().await?;
         let seq: i64 =
             sqlx::query("UPDATE feed_counter SET next = next + 1 WHERE id = 1 RETURNING next")
@@ -539,11 +563,11 @@ impl Store {
         .rows_affected()
             == 1;
         if written {
-            transaction.commit().await?;
+            Ok(Some(transaction))
         } else {
             transaction.rollback().await?;
+            Ok(None)
         }
-        Ok(written)
     }
 
     /// Lists submissions, newest first, with an opaque cursor for the next page.

@@ -122,6 +122,7 @@ pub fn serve_args(database: &TestDatabase) -> ServeArgs {
         exercises: core_exercises(),
         no_workers: false,
         runtimes: verdict::runtimes::RuntimeArgs { runtimes_dir: None },
+        issuer: verdict::certification::IssuerArgs::default(),
         docker: docker_args(DockerMode::Off),
     }
 }

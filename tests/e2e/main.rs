@@ -1,6 +1,7 @@
 //! One test binary for every end-to-end test (one link instead of many).
 
 mod api;
+mod certification;
 mod cli;
 mod common;
 mod docker;

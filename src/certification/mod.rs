@@ -1,0 +1,526 @@
+//! Certification: Hero → Commando → Titan.
+//!
+//! - `policy`: `exercises/certification.toml`, checked at start-up.
+//! - `keys`: the issuer's Ed25519 keys (data dir or `--signing-key`).
+//! - `credential`: the Open Badges 3.0 credential, signed and verified as a VC-JWT.
+//!
+//! Progress is a pure function of the policy, the catalogue, a learner's best results and
+//! the certificates they hold. Issuance runs inside the transaction that completes a
+//! grading (see `worker`), after the results feed's row lock, so completions are
+//! evaluated one at a time and each sees every earlier one; the unique (learner, tier)
+//! key backs that up. Nothing is issued on read.
+
+pub mod credential;
+pub mod keys;
+pub mod policy;
+pub mod verify;
+
+use crate::exercise::manifest::Tier;
+use crate::store::Store;
+use crate::store::certificates::{
+    CatalogueItem, CertificateRecord, GradedResult, NewCertificate, certificates_of,
+    graded_results, insert_certificate,
+};
+use credential::{Evidence, IssuerProfile};
+use keys::IssuerKey;
+use policy::Policy;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Issuer settings, shared by `serve` and `worker` (every process that completes
+/// gradings signs).
+#[derive(Debug, Clone, clap::Args)]
+pub struct IssuerArgs {
+    /// The address learners and verifiers reach this service at; it is the issuer id in
+    /// certificates and the base of their links (default: http://<bind>).
+    #[arg(long, env = "VERDICT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The issuer's name shown in certificates.
+    #[arg(long, env = "VERDICT_ISSUER_NAME", default_value = "verdict")]
+    pub issuer_name: String,
+    /// A private Ed25519 JWK file (owner-only) to sign certificates with, instead of the
+    /// key created in `<data-dir>/keys`.
+    #[arg(long, env = "VERDICT_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
+}
+
+impl Default for IssuerArgs {
+    fn default() -> Self {
+        IssuerArgs {
+            public_url: None,
+            issuer_name: "verdict".into(),
+            signing_key: None,
+        }
+    }
+}
+
+/// The public URL when neither `--public-url` nor (for `serve`) the bound address says.
+const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
+/// Signs certificates for one process.
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    pub key: IssuerKey,
+    pub profile: IssuerProfile,
+}
+
+impl Issuer {
+    /// Loads (or creates) the signing keys and lists every public key in the JWKS.
+    pub async fn open(
+        args: &IssuerArgs,
+        data_dir: &std::path::Path,
+        store: &Store,
+    ) -> anyhow::Result<Issuer> {
+        let (key, all) = keys::load_or_create(data_dir, args.signing_key.as_deref())?;
+        for held in &all {
+            store.register_key(&held.kid, &held.public_jwk()).await?;
+        }
+        let url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_string())
+            .trim_end_matches('/')
+            .to_string();
+        Ok(Issuer {
+            key,
+            profile: IssuerProfile {
+                url,
+                name: args.issuer_name.clone(),
+            },
+        })
+    }
+}
+
+/// A tier's state for one learner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TierStatus {
+    Locked,
+    InProgress,
+    Certified,
+}
+
+/// A required exercise and whether the learner passed it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RequiredProgress {
+    pub exercise: String,
+    pub passed: bool,
+    pub best_score: Option<f64>,
+    pub max_score: Option<f64>,
+}
+
+/// The certificate held for a tier.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CertificateRef {
+    pub id: String,
+    pub status: &'static str,
+    pub issued_at: String,
+}
+
+/// One tier of a learner's progress.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TierProgress {
+    pub tier: Tier,
+    pub title: String,
+    pub status: TierStatus,
+    /// Points from passed exercises of this tier (their best scores).
+    pub points: f64,
+    pub min_points: f64,
+    pub pass_ratio: f64,
+    pub requires: Vec<Tier>,
+    pub required: Vec<RequiredProgress>,
+    /// The best passing submission of each exercise that counts.
+    pub counted: Vec<Evidence>,
+    /// What is still missing, in words.
+    pub missing: Vec<String>,
+    pub certificate: Option<CertificateRef>,
+}
+
+impl TierProgress {
+    /// Whether a certificate should be issued now.
+    fn eligible(&self) -> bool {
+        self.status == TierStatus::InProgress
+            && self.missing.is_empty()
+            && self.certificate.is_none()
+    }
+}
+
+/// Formats a score without a spurious `.0`.
+pub fn number(value: f64) -> String {
+    if value.fract().abs() < 1e-9 {
+        format!("{}", value.round() as i64)
+    } else {
+        format!("{:.2}", value)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    }
+}
+
+/// Each exercise's best result: the highest score ratio, the earliest on a tie.
+fn best_results(results: &[GradedResult]) -> BTreeMap<&str, &GradedResult> {
+    let mut best: BTreeMap<&str, &GradedResult> = BTreeMap::new();
+    for result in results {
+        let ratio = |r: &GradedResult| {
+            if r.max_score > 0.0 {
+                r.score / r.max_score
+            } else {
+                0.0
+            }
+        };
+        match best.get(result.exercise.as_str()) {
+            Some(current) if ratio(current) >= ratio(result) => {}
+            _ => {
+                best.insert(&result.exercise, result);
+            }
+        }
+    }
+    best
+}
+
+fn evidence(result: &GradedResult) -> Evidence {
+    Evidence {
+        submission: result.submission.clone(),
+        exercise: result.exercise.clone(),
+        version: result.version.clone(),
+        score: result.score,
+        max_score: result.max_score,
+        completed_at: result.completed_at.clone(),
+    }
+}
+
+/// A learner's progress through every tier of the policy, in dependency order.
+pub fn progress(
+    policy: &Policy,
+    catalogue: &BTreeMap<String, CatalogueItem>,
+    results: &[GradedResult],
+    held: &[CertificateRecord],
+) -> Vec<TierProgress> {
+    let best = best_results(results);
+    let title = |tier: Tier| {
+        policy
+            .rules(tier)
+            .map(|rules| rules.title.clone())
+            .unwrap_or_else(|| tier.as_str().to_string())
+    };
+    let mut tiers: Vec<TierProgress> = Vec::new();
+    for (tier, rules) in &policy.tiers {
+        let passes = |result: &GradedResult| {
+            result.max_score > 0.0 && result.score + 1e-9 >= rules.pass_ratio * result.max_score
+        };
+        let counted: Vec<Evidence> = best
+            .iter()
+            .filter(|(slug, result)| {
+                catalogue.get(**slug).is_some_and(|item| item.tier == *tier) && passes(result)
+            })
+            .map(|(_, result)| evidence(result))
+            .collect();
+        let points: f64 = counted.iter().map(|item| item.score).sum();
+        let mut missing = Vec::new();
+        let mut locked = false;
+        for required_tier in &rules.requires {
+            let certified = tiers
+                .iter()
+                .any(|t| t.tier == *required_tier && t.status == TierStatus::Certified);
+            if !certified {
+                locked = true;
+                missing.push(format!(
+                    "requires the {} certificate first",
+                    title(*required_tier)
+                ));
+            }
+        }
+        let mut required = Vec::new();
+        for slug in &rules.required {
+            let result = best.get(slug.as_str());
+            let passed = result.is_some_and(|result| passes(result));
+            match result {
+                None => missing.push(format!("{slug}: no graded submission yet")),
+                Some(result) if !passed => missing.push(format!(
+                    "{slug}: best score {}/{}, needs {}",
+                    number(result.score),
+                    number(result.max_score),
+                    number(rules.pass_ratio * result.max_score)
+                )),
+                Some(_) => {}
+            }
+            required.push(RequiredProgress {
+                exercise: slug.clone(),
+                passed,
+                best_score: result.map(|r| r.score),
+                max_score: result.map(|r| r.max_score),
+            });
+        }
+        if points + 1e-9 < rules.min_points {
+            missing.push(format!(
+                "points: {} of {} from passed {} exercises",
+                number(points),
+                number(rules.min_points),
+                rules.title
+            ));
+        }
+        let certificate = held.iter().find(|c| c.tier == *tier);
+        if let Some(revoked) = certificate.filter(|c| !c.is_active()) {
+            missing.push(format!(
+                "the certificate {} was revoked ({}); an administrator decides what happens next",
+                revoked.id,
+                revoked
+                    .revocation_reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            ));
+        }
+        let status = match certificate {
+            Some(c) if c.is_active() => TierStatus::Certified,
+            _ if locked => TierStatus::Locked,
+            _ => TierStatus::InProgress,
+        };
+        tiers.push(TierProgress {
+            tier: *tier,
+            title: rules.title.clone(),
+            status,
+            points,
+            min_points: rules.min_points,
+            pass_ratio: rules.pass_ratio,
+            requires: rules.requires.clone(),
+            required,
+            counted,
+            missing: if status == TierStatus::Certified {
+                Vec::new()
+            } else {
+                missing
+            },
+            certificate: certificate.map(|c| CertificateRef {
+                id: c.id.clone(),
+                status: c.status,
+                issued_at: c.issued_at.clone(),
+            }),
+        });
+    }
+    tiers
+}
+
+/// What issuance needs that does not change inside the completing transaction.
+pub struct Snapshot {
+    pub policy: Policy,
+    pub catalogue: BTreeMap<String, CatalogueItem>,
+}
+
+impl Snapshot {
+    /// The policy and catalogue in force, or `None` when no policy is loaded.
+    pub async fn load(store: &Store) -> anyhow::Result<Option<Snapshot>> {
+        let Some(policy) = store.policy().await? else {
+            return Ok(None);
+        };
+        Ok(Some(Snapshot {
+            policy,
+            catalogue: store.catalogue().await?,
+        }))
+    }
+}
+
+/// A learner's progress, read outside any grading.
+pub async fn learner_progress(store: &Store, learner: &str) -> anyhow::Result<Vec<TierProgress>> {
+    let Some(snapshot) = Snapshot::load(store).await? else {
+        return Ok(Vec::new());
+    };
+    let results = graded_results(&store.pool, learner).await?;
+    let held = certificates_of(&store.pool, learner).await?;
+    Ok(progress(
+        &snapshot.policy,
+        &snapshot.catalogue,
+        &results,
+        &held,
+    ))
+}
+
+/// Recomputes a learner's progress on `connection` (inside the completing transaction)
+/// and issues every certificate that became due, tier after tier. Returns the issued ids.
+pub async fn issue_due(
+    connection: &mut sqlx::AnyConnection,
+    snapshot: &Snapshot,
+    issuer: &Issuer,
+    learner: &str,
+) -> anyhow::Result<Vec<(Tier, String)>> {
+    let results = graded_results(&mut *connection, learner).await?;
+    let mut issued = Vec::new();
+    // Each issue can unlock the next tier, so evaluate again until nothing is due.
+    loop {
+        let held = certificates_of(&mut *connection, learner).await?;
+        let tiers = progress(&snapshot.policy, &snapshot.catalogue, &results, &held);
+        let Some(due) = tiers.into_iter().find(TierProgress::eligible) else {
+            return Ok(issued);
+        };
+        let rules = snapshot
+            .policy
+            .rules(due.tier)
+            .expect("progress only lists policy tiers");
+        let id = uuid::Uuid::now_v7().to_string();
+        let issued_at_ms = crate::store::now_ms();
+        let payload = credential::build(
+            &issuer.profile,
+            &id,
+            learner,
+            due.tier,
+            rules,
+            &due.counted,
+            issued_at_ms,
+        );
+        let jws = credential::sign(&payload, &issuer.key);
+        let inserted = insert_certificate(
+            &mut *connection,
+            &NewCertificate {
+                id: &id,
+                learner,
+                tier: due.tier,
+                credential: &jws,
+                kid: &issuer.key.kid,
+                evidence: &due.counted,
+                issued_at_ms,
+            },
+        )
+        .await?;
+        if !inserted {
+            // Another completion issued it first; the loop now sees theirs.
+            continue;
+        }
+        tracing::info!(
+            learner,
+            tier = due.tier.as_str(),
+            certificate = id,
+            "certificate issued"
+        );
+        metrics::counter!("verdict_certificates_issued_total", "tier" => due.tier.as_str())
+            .increment(1);
+        issued.push((due.tier, id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use policy::{CatalogueEntry, Policy};
+
+    fn fixture() -> (Policy, BTreeMap<String, CatalogueItem>) {
+        let items = [
+            ("leap", Tier::Hero, 10.0),
+            ("shout", Tier::Hero, 10.0),
+            ("words", Tier::Hero, 10.0),
+            ("payroll", Tier::Commando, 20.0),
+        ];
+        let catalogue: BTreeMap<String, CatalogueItem> = items
+            .iter()
+            .map(|(slug, tier, points)| {
+                (
+                    slug.to_string(),
+                    CatalogueItem {
+                        title: slug.to_string(),
+                        tier: *tier,
+                        points: *points,
+                    },
+                )
+            })
+            .collect();
+        let entries = catalogue
+            .iter()
+            .map(|(slug, item)| {
+                (
+                    slug.clone(),
+                    CatalogueEntry {
+                        tier: item.tier,
+                        points: item.points,
+                        live: true,
+                    },
+                )
+            })
+            .collect();
+        let (policy, _) = Policy::parse(
+            r#"
+            [tiers.hero]
+            title = "Hero"
+            required = ["leap"]
+            min_points = 20
+            pass_ratio = 0.8
+            [tiers.commando]
+            title = "Commando"
+            requires = ["hero"]
+            required = ["payroll"]
+            min_points = 16
+            pass_ratio = 0.8
+            "#,
+            &entries,
+        )
+        .unwrap();
+        (policy, catalogue)
+    }
+
+    fn result(id: &str, exercise: &str, score: f64, max: f64) -> GradedResult {
+        GradedResult {
+            submission: id.into(),
+            exercise: exercise.into(),
+            version: "v1".into(),
+            score,
+            max_score: max,
+            completed_at: format!("2026-01-01T00:00:0{}Z", id.len()),
+        }
+    }
+
+    #[test]
+    fn explains_what_is_missing_and_counts_the_best_passing_results() {
+        let (policy, catalogue) = fixture();
+        let results = vec![
+            result("a", "leap", 6.0, 10.0),
+            result("b", "shout", 10.0, 10.0),
+            result("c", "payroll", 12.0, 20.0),
+        ];
+        let tiers = progress(&policy, &catalogue, &results, &[]);
+        let hero = &tiers[0];
+        assert_eq!(hero.status, TierStatus::InProgress);
+        assert_eq!(hero.points, 10.0, "a failed exercise earns no points");
+        assert!(
+            hero.missing
+                .contains(&"leap: best score 6/10, needs 8".to_string()),
+            "{:?}",
+            hero.missing
+        );
+        assert!(
+            hero.missing
+                .contains(&"points: 10 of 20 from passed Hero exercises".to_string())
+        );
+        let commando = &tiers[1];
+        assert_eq!(commando.status, TierStatus::Locked);
+        assert!(
+            commando
+                .missing
+                .contains(&"payroll: best score 12/20, needs 16".to_string())
+        );
+        assert!(
+            commando
+                .missing
+                .contains(&"requires the Hero certificate first".to_string())
+        );
+
+        // A better attempt counts; a worse one later does not take it back.
+        let mut more = results.clone();
+        more.push(result("dd", "leap", 9.0, 10.0));
+        more.push(result("eee", "leap", 2.0, 10.0));
+        let tiers = progress(&policy, &catalogue, &more, &[]);
+        assert_eq!(tiers[0].points, 19.0);
+        assert_eq!(
+            tiers[0].missing,
+            vec!["points: 19 of 20 from passed Hero exercises".to_string()]
+        );
+        assert!(!tiers[0].eligible());
+        more.push(result("ffff", "words", 8.0, 10.0));
+        let tiers = progress(&policy, &catalogue, &more, &[]);
+        assert!(tiers[0].eligible(), "{:?}", tiers[0].missing);
+        assert_eq!(tiers[0].points, 27.0);
+        let counted: Vec<&str> = tiers[0]
+            .counted
+            .iter()
+            .map(|e| e.submission.as_str())
+            .collect();
+        assert_eq!(counted, vec!["dd", "b", "ffff"]);
+    }
+}
