@@ -3,8 +3,10 @@
 //! drive the same server a user runs.
 
 use crate::api::{self, AppState};
+use crate::certification::credential::IssuerProfile;
+use crate::certification::keys::IssuerKey;
 use crate::certification::policy::{CatalogueEntry, Policy};
-use crate::certification::{Issuer, IssuerArgs};
+use crate::certification::{IssuerArgs, KeyArgs};
 use crate::config::{ApiArgs, DatabaseArgs, LimitArgs, WorkerArgs};
 use crate::exercise::manifest::Tier;
 use crate::exercise::package::{Package, PackageLimits};
@@ -51,6 +53,8 @@ pub struct ServeArgs {
     pub docker: DockerArgs,
     #[command(flatten)]
     pub issuer: IssuerArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 /// The parts every process shares.
@@ -64,7 +68,7 @@ pub struct Services {
     pub maxima: Limits,
     pub completions: crate::completions::Completions,
     /// Signs the certificates that completions in this process issue.
-    pub issuer: Arc<Issuer>,
+    pub signer: Arc<IssuerKey>,
 }
 
 impl Services {
@@ -76,12 +80,12 @@ impl Services {
         limits: &LimitArgs,
         runtimes: &RuntimeArgs,
         docker: &DockerArgs,
-        issuer: &IssuerArgs,
+        key: &KeyArgs,
         concurrency: usize,
     ) -> anyhow::Result<Services> {
         let location = database.location()?;
         let store = Store::open(&location).await?;
-        let issuer = Issuer::open(issuer, &database.data_dir, &store).await?;
+        let signer = crate::certification::open_key(key, &database.data_dir, &store).await?;
         let queue = Queue::open(&location).await?;
         let maxima = limits.maxima();
         let sandboxes = ready_runner(
@@ -101,7 +105,7 @@ impl Services {
             docker_owner,
             maxima,
             completions: crate::completions::Completions::default(),
-            issuer: Arc::new(issuer),
+            signer: Arc::new(signer),
         })
     }
 
@@ -112,7 +116,7 @@ impl Services {
             maxima: self.maxima,
             max_attempts: MAX_ATTEMPTS as i64,
             completions: self.completions.clone(),
-            issuer: self.issuer.clone(),
+            signer: self.signer.clone(),
         }
     }
 
@@ -256,7 +260,12 @@ pub async fn load_exercises(services: &Services, dir: &Path) -> anyhow::Result<L
 /// Checks `<exercises>/certification.toml` against every exercise (live in the database,
 /// or in the folder but refused) and puts it in force for every process; refuses to
 /// start on a policy that names an unknown exercise or has a cycle.
-pub async fn load_policy(services: &Services, dir: &Path, loaded: &Loaded) -> anyhow::Result<()> {
+pub async fn load_policy(
+    services: &Services,
+    dir: &Path,
+    loaded: &Loaded,
+    profile: &IssuerProfile,
+) -> anyhow::Result<()> {
     let mut catalogue: BTreeMap<String, CatalogueEntry> = loaded
         .packages
         .iter()
@@ -285,7 +294,7 @@ pub async fn load_policy(services: &Services, dir: &Path, loaded: &Loaded) -> an
                 tracing::warn!("certification: {warning}");
             }
             tracing::info!(tiers = policy.tiers.len(), "certification policy in force");
-            services.store.save_policy(Some(&policy)).await
+            services.store.save_policy(Some((&policy, profile))).await
         }
         None => {
             tracing::warn!(
@@ -322,21 +331,33 @@ pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("cannot listen on {}", args.api.bind))?;
     let address = listener.local_addr()?;
-    let mut issuer = args.issuer.clone();
-    issuer
-        .public_url
-        .get_or_insert_with(|| format!("http://{address}"));
+    let profile = args.issuer.profile(address)?;
     let services = Services::open(
         &args.database,
         &args.limits,
         &args.runtimes,
         &args.docker,
-        &issuer,
+        &args.key,
         args.worker.concurrency(),
     )
     .await?;
     let loaded = load_exercises(&services, &args.exercises).await?;
-    load_policy(&services, &args.exercises, &loaded).await?;
+    load_policy(&services, &args.exercises, &loaded, &profile).await?;
+    tokio::spawn({
+        let (store, signer) = (services.store.clone(), services.signer.clone());
+        async move {
+            match crate::certification::catch_up(&store, &signer).await {
+                Ok(0) => {}
+                Ok(issued) => tracing::info!(issued, "certification: issued what was due"),
+                Err(error) => {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "certification catch-up failed"
+                    )
+                }
+            }
+        }
+    });
     let (shutdown, stop) = watch::channel(false);
     let mut tasks = Vec::new();
     services.sweep_outbox(crate::store::now_ms()).await?;
@@ -356,7 +377,7 @@ pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
         completions: services.completions.clone(),
         rate: Arc::new(api::rate_limit::RateLimiter::new(args.api.rate_per_minute)),
         metrics: crate::telemetry::metrics_handle(),
-        issuer: services.issuer.clone(),
+        profile: Arc::new(profile),
     };
     let router = api::router(state);
     let mut stop_http = stop.clone();

@@ -31,6 +31,11 @@ pub struct BenchArgs {
     /// Idle time before the first-after-idle measurement.
     #[arg(long, default_value_t = 120)]
     pub idle_secs: u64,
+    /// Put a certification policy in force that the exercise alone satisfies: every
+    /// benchmark learner is new, so every grading also issues (signs and stores) a
+    /// certificate. Compare with a run without it for the cost of issuance.
+    #[arg(long)]
+    pub certify: bool,
     /// Database: default a fresh SQLite in a temporary folder.
     #[arg(long)]
     pub database_url: Option<String>,
@@ -110,6 +115,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         &args.exercise,
         &exercises.path().join(&package.manifest.slug),
     )?;
+    if args.certify {
+        let tier = package.manifest.tier.as_str();
+        std::fs::write(
+            exercises
+                .path()
+                .join(crate::certification::policy::POLICY_FILE),
+            format!(
+                "[tiers.{tier}]\ntitle = \"Bench\"\nrequired = [\"{}\"]\nmin_points = 0\npass_ratio = 0.8\n",
+                package.manifest.slug
+            ),
+        )?;
+    }
     let serve = ServeArgs {
         database: DatabaseArgs {
             data_dir: data.path().to_path_buf(),
@@ -137,6 +154,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         no_workers: false,
         runtimes: args.runtimes.clone(),
         issuer: crate::certification::IssuerArgs::default(),
+        key: crate::certification::KeyArgs::default(),
         docker: args.docker.clone(),
     };
     eprintln!("bench: starting a server on a fresh database");
@@ -253,7 +271,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(_) => "Postgres".to_string(),
         None => format!("SQLite, synchronous={:?}", args.sqlite_synchronous),
     };
-    println!("## verdict bench ({}, {database})", package.manifest.slug);
+    let certified = if args.certify {
+        let issued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM certificates")
+            .fetch_one(&server.services.store.pool)
+            .await?;
+        format!(", issuing a certificate per grading: {issued} issued")
+    } else {
+        String::new()
+    };
+    println!(
+        "## verdict bench ({}, {database}{certified})",
+        package.manifest.slug
+    );
     println!();
     println!("| measure | value |");
     println!("|---|---|");

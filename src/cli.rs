@@ -37,7 +37,7 @@ pub enum Command {
         #[command(flatten)]
         docker: DockerArgs,
         #[command(flatten)]
-        issuer: crate::certification::IssuerArgs,
+        key: crate::certification::KeyArgs,
     },
     /// Create or update the database schema and the queue tables.
     Migrate {
@@ -192,14 +192,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             limits,
             runtimes,
             docker,
-            issuer,
+            key,
         } => {
             let services = Services::open(
                 &database,
                 &limits,
                 &runtimes,
                 &docker,
-                &issuer,
+                &key,
                 worker.concurrency(),
             )
             .await?;

@@ -3,7 +3,8 @@
 //! attempt count in the submissions table ends a job that keeps failing (or keeps killing
 //! its worker) as `failed` / `internal_error`.
 
-use crate::certification::{Issuer, Snapshot, issue_due};
+use crate::certification::keys::IssuerKey;
+use crate::certification::{Snapshot, issue_due};
 use crate::exercise::grade_files;
 use crate::exercise::manifest::RunnerKind;
 use crate::grading::Verdict;
@@ -41,7 +42,7 @@ pub struct Grader {
     /// Woken after every finished grading, for long polls in this process.
     pub completions: crate::completions::Completions,
     /// Signs the certificates a completion makes due.
-    pub issuer: Arc<Issuer>,
+    pub signer: Arc<IssuerKey>,
 }
 
 /// The apalis handler. Grading runs on its own task so that gradings use every core.
@@ -193,8 +194,15 @@ impl Grader {
             "attempt": attempt,
             "worker": {"pid": std::process::id()},
         });
-        // Read before the completing transaction: neither changes during a grading.
-        let snapshot = Snapshot::load(&self.store).await?;
+        // Read before the completing transaction (neither changes during a grading); a
+        // failure here is certification's, never the grading's.
+        let snapshot = match Snapshot::load(&self.store).await {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                certification_failed(&error, &submission.learner);
+                None
+            }
+        };
         let written = match self
             .store
             .complete(
@@ -243,20 +251,26 @@ impl Grader {
     ) {
         let outcome = async {
             let mut savepoint = transaction.begin().await?;
-            issue_due(&mut savepoint, snapshot, &self.issuer, learner).await?;
+            issue_due(&mut savepoint, snapshot, &self.signer, learner).await?;
             savepoint.commit().await?;
             anyhow::Ok(())
         }
         .await;
         if let Err(error) = outcome {
-            tracing::error!(
-                error = format!("{error:#}"),
-                learner,
-                "certification failed; the grading result is kept"
-            );
-            metrics::counter!("verdict_certification_errors_total").increment(1);
+            certification_failed(&error, learner);
         }
     }
+}
+
+/// Logs and counts a certification failure; the learner's next completion (or the next
+/// start-up's catch-up) evaluates again.
+fn certification_failed(error: &anyhow::Error, learner: &str) {
+    tracing::error!(
+        error = format!("{error:#}"),
+        learner,
+        "certification failed; the grading result is kept"
+    );
+    metrics::counter!("verdict_certification_errors_total").increment(1);
 }
 
 fn record_metrics(verdict: Verdict, runner: &'static str, elapsed: Duration) {

@@ -1,9 +1,12 @@
 -- Certification: the policy in force, the issuer's public keys, and issued certificates.
 
--- One row: the policy `verdict serve` checked at start-up, read by every worker.
+-- One row: the policy `verdict serve` checked at start-up and the issuer it signs as,
+-- read by every worker.
 CREATE TABLE certification_policy (
     id          BIGINT PRIMARY KEY CHECK (id = 1),
     policy      TEXT NOT NULL,              -- Policy as JSON, tiers in dependency order
+    issuer_url  TEXT NOT NULL,              -- signed into every certificate as its issuer id
+    issuer_name TEXT NOT NULL,
     updated_at  BIGINT NOT NULL
 );
 

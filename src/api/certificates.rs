@@ -46,10 +46,7 @@ pub struct RevokeRequest {
 }
 
 fn view(state: &AppState, certificate: CertificateRecord) -> CertificateView {
-    let url = format!(
-        "{}/certificates/{}",
-        state.issuer.profile.url, certificate.id
-    );
+    let url = format!("{}/certificates/{}", state.profile.url, certificate.id);
     CertificateView { certificate, url }
 }
 
@@ -134,7 +131,7 @@ pub async fn revoke(
     match state.store.revoke_certificate(&id, reason).await? {
         Revoked::Done(certificate) => {
             tracing::info!(certificate = id, "certificate revoked");
-            Ok(axum::Json(view(&state, certificate)))
+            Ok(axum::Json(view(&state, *certificate)))
         }
         Revoked::AlreadyRevoked => Err(ApiError::Conflict(format!(
             "certificate {id} is already revoked"
@@ -160,7 +157,7 @@ pub async fn revocations(
     State(state): State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     let revoked = state.store.revocations().await?;
-    let profile = &state.issuer.profile;
+    let profile = &state.profile;
     Ok(axum::Json(serde_json::json!({
         "id": format!("{}/v1/revocations", profile.url),
         "issuer": profile.url,
@@ -216,7 +213,20 @@ pub async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Resp
         Ok(jwks) => jwks,
         Err(error) => return ApiError::Internal(error).into_response(),
     };
-    let verified = credential::verify(&record.credential, &jwks);
+    // Valid means: the signature checks out, and the signed credential is this
+    // certificate (its id and learner), so the page shows what was signed.
+    let verified = credential::verify(&record.credential, &jwks)
+        .map_err(|error| error.to_string())
+        .and_then(|verified| {
+            let payload = &verified.payload;
+            let learner = &payload["credentialSubject"]["identifier"][0]["identityHash"];
+            if payload["jti"] != format!("urn:uuid:{}", record.id).as_str()
+                || learner != record.learner.as_str()
+            {
+                return Err("the signed credential is not this certificate".to_string());
+            }
+            Ok(verified)
+        });
     let payload = verified
         .as_ref()
         .map(|v| v.payload.clone())
@@ -235,9 +245,9 @@ pub async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Resp
         .unwrap_or_else(|| record.tier.as_str().to_string());
     let page = CertificatePage {
         title: format!("{tier_title} certificate of {}", record.learner),
-        issuer: state.issuer.profile.name.clone(),
-        issuer_url: state.issuer.profile.url.clone(),
-        json_url: format!("{}/v1/certificates/{}", state.issuer.profile.url, record.id),
+        issuer: state.profile.name.clone(),
+        issuer_url: state.profile.url.clone(),
+        json_url: format!("{}/v1/certificates/{}", state.profile.url, record.id),
         learner: record.learner.clone(),
         tier_title,
         issued_at: record.issued_at.clone(),

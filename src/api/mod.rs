@@ -37,8 +37,8 @@ pub struct AppState {
     pub completions: crate::completions::Completions,
     pub rate: Arc<rate_limit::RateLimiter>,
     pub metrics: PrometheusHandle,
-    /// The issuer profile certificates name (and this process's signing key).
-    pub issuer: Arc<crate::certification::Issuer>,
+    /// How certificates name their issuer: the base of their links.
+    pub profile: Arc<crate::certification::credential::IssuerProfile>,
 }
 
 #[derive(OpenApi)]

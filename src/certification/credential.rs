@@ -68,7 +68,7 @@ pub fn build(
             "identifier": [{
                 "type": "IdentityObject",
                 "identityHash": learner,
-                "identityType": "studentId",
+                "identityType": "ext:learnerId",
                 "hashed": false,
             }],
             "achievement": {
@@ -153,6 +153,8 @@ pub enum VerifyError {
     UnknownKey(String),
     #[error("the signature does not match the credential")]
     BadSignature,
+    #[error("the JOSE header names critical extensions (crit, b64) this verifier does not support")]
+    Critical,
 }
 
 /// A credential whose signature checked out.
@@ -178,6 +180,10 @@ pub fn verify(jws: &str, jwks: &Value) -> Result<Verified, VerifyError> {
     let alg = header["alg"].as_str().unwrap_or_default();
     if alg != "EdDSA" {
         return Err(VerifyError::Algorithm(alg.to_string()));
+    }
+    // No extension is understood, so any critical one refuses the JWS (RFC 7515 §4.1.11).
+    if header.get("crit").is_some() || header.get("b64").is_some() {
+        return Err(VerifyError::Critical);
     }
     let kid = header["kid"].as_str().unwrap_or_default().to_string();
     let key = jwks["keys"]
@@ -287,5 +293,17 @@ mod tests {
             VerifyError::Algorithm("none".into())
         );
         assert_eq!(verify("a.b", &jwks).unwrap_err(), VerifyError::Malformed);
+        let critical = IssuerKey::from_signing(SigningKey::from_bytes(&[7; 32]));
+        let header = json!({"alg": "EdDSA", "kid": critical.kid, "crit": ["exp"]});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(payload.to_string())
+        );
+        let signed = format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(critical.signing.sign(input.as_bytes()).to_bytes())
+        );
+        assert_eq!(verify(&signed, &jwks).unwrap_err(), VerifyError::Critical);
     }
 }

@@ -142,15 +142,20 @@ fn create_key(dir: &Path) -> anyhow::Result<PathBuf> {
         crate::store::now_ms(),
         &key.kid[..8]
     ));
-    // Created owner-only from the first byte: never readable by others, even briefly.
+    // Created owner-only from the first byte (never readable by others, even briefly),
+    // under a name no reader picks up, then renamed: a process starting at the same time
+    // never reads half a key.
+    let partial = path.with_extension("partial");
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+        .open(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
     file.write_all(serde_json::to_string_pretty(&jwk)?.as_bytes())?;
     file.sync_all()?;
+    std::fs::rename(&partial, &path)
+        .with_context(|| format!("cannot rename {} to {}", partial.display(), path.display()))?;
     tracing::info!(kid = key.kid, path = %path.display(), "created a certificate signing key");
     Ok(path)
 }
@@ -214,6 +219,31 @@ mod tests {
         assert_eq!(active.kid, rotated.kid);
         assert_ne!(active.kid, first.kid);
         assert_eq!(all.len(), 2);
+    }
+
+    #[test]
+    fn a_configured_key_file_signs_instead_of_the_data_dir() {
+        let elsewhere = tempfile::tempdir().unwrap();
+        let configured = rotate(elsewhere.path()).unwrap();
+        let file = std::fs::read_dir(keys_dir(elsewhere.path()))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let data = tempfile::tempdir().unwrap();
+        let (active, all) = load_or_create(data.path(), Some(&file)).unwrap();
+        assert_eq!(active.kid, configured.kid);
+        assert_eq!(all.len(), 1);
+        assert!(
+            !keys_dir(data.path()).exists(),
+            "no key is created in the data dir"
+        );
+        std::fs::write(&file, r#"{"kty":"EC","crv":"P-256","x":"a","d":"b"}"#).unwrap();
+        let error = load_or_create(data.path(), Some(&file))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("only Ed25519"), "{error}");
     }
 
     #[test]

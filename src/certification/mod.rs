@@ -19,7 +19,7 @@ use crate::exercise::manifest::Tier;
 use crate::store::Store;
 use crate::store::certificates::{
     CatalogueItem, CertificateRecord, GradedResult, NewCertificate, certificates_of,
-    graded_results, insert_certificate,
+    graded_results, insert_certificate, lock_completions,
 };
 use credential::{Evidence, IssuerProfile};
 use keys::IssuerKey;
@@ -28,68 +28,65 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Issuer settings, shared by `serve` and `worker` (every process that completes
-/// gradings signs).
-#[derive(Debug, Clone, clap::Args)]
+/// How certificates name their issuer (`serve`, which stores it with the policy so that
+/// every worker signs the same issuer URL into its certificates).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct IssuerArgs {
-    /// The address learners and verifiers reach this service at; it is the issuer id in
-    /// certificates and the base of their links (default: http://<bind>).
+    /// The address learners and verifiers reach this service at: the issuer id in
+    /// certificates and the base of their links (default: http://<bound address>, which
+    /// must then be a specific address, not 0.0.0.0).
     #[arg(long, env = "VERDICT_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// The issuer's name shown in certificates.
-    #[arg(long, env = "VERDICT_ISSUER_NAME", default_value = "verdict")]
-    pub issuer_name: String,
+    /// The issuer's name shown in certificates (default: verdict).
+    #[arg(long, env = "VERDICT_ISSUER_NAME")]
+    pub issuer_name: Option<String>,
+}
+
+impl IssuerArgs {
+    /// The profile certificates carry; refuses to guess a public address from a wildcard
+    /// bind, since the issuer URL is signed into every certificate for good.
+    pub fn profile(&self, bound: std::net::SocketAddr) -> anyhow::Result<IssuerProfile> {
+        let url = match &self.public_url {
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    anyhow::bail!("--public-url must start with http:// or https://, got {url:?}");
+                }
+                url.trim_end_matches('/').to_string()
+            }
+            None if bound.ip().is_unspecified() => anyhow::bail!(
+                "listening on {bound}: set --public-url (VERDICT_PUBLIC_URL) to the address verifiers reach, such as https://grader.school.example; it is signed into every certificate"
+            ),
+            None => format!("http://{bound}"),
+        };
+        Ok(IssuerProfile {
+            url,
+            name: self.issuer_name.clone().unwrap_or_else(|| "verdict".into()),
+        })
+    }
+}
+
+/// The key a process signs with (`serve` and `worker`: every process that completes
+/// gradings issues).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct KeyArgs {
     /// A private Ed25519 JWK file (owner-only) to sign certificates with, instead of the
     /// key created in `<data-dir>/keys`.
     #[arg(long, env = "VERDICT_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
 }
 
-impl Default for IssuerArgs {
-    fn default() -> Self {
-        IssuerArgs {
-            public_url: None,
-            issuer_name: "verdict".into(),
-            signing_key: None,
-        }
+/// Loads (or creates) this process's signing key and lists every public key it holds in
+/// the JWKS.
+pub async fn open_key(
+    args: &KeyArgs,
+    data_dir: &std::path::Path,
+    store: &Store,
+) -> anyhow::Result<IssuerKey> {
+    let (key, all) = keys::load_or_create(data_dir, args.signing_key.as_deref())?;
+    for held in &all {
+        store.register_key(&held.kid, &held.public_jwk()).await?;
     }
-}
-
-/// The public URL when neither `--public-url` nor (for `serve`) the bound address says.
-const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
-
-/// Signs certificates for one process.
-#[derive(Debug, Clone)]
-pub struct Issuer {
-    pub key: IssuerKey,
-    pub profile: IssuerProfile,
-}
-
-impl Issuer {
-    /// Loads (or creates) the signing keys and lists every public key in the JWKS.
-    pub async fn open(
-        args: &IssuerArgs,
-        data_dir: &std::path::Path,
-        store: &Store,
-    ) -> anyhow::Result<Issuer> {
-        let (key, all) = keys::load_or_create(data_dir, args.signing_key.as_deref())?;
-        for held in &all {
-            store.register_key(&held.kid, &held.public_jwk()).await?;
-        }
-        let url = args
-            .public_url
-            .clone()
-            .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_string())
-            .trim_end_matches('/')
-            .to_string();
-        Ok(Issuer {
-            key,
-            profile: IssuerProfile {
-                url,
-                name: args.issuer_name.clone(),
-            },
-        })
-    }
+    Ok(key)
 }
 
 /// A tier's state for one learner.
@@ -124,7 +121,8 @@ pub struct TierProgress {
     pub tier: Tier,
     pub title: String,
     pub status: TierStatus,
-    /// Points from passed exercises of this tier (their best scores).
+    /// Points from passed exercises of this tier: each best score, on the scale of the
+    /// exercise's current version.
     pub points: f64,
     pub min_points: f64,
     pub pass_ratio: f64,
@@ -216,7 +214,17 @@ pub fn progress(
             })
             .map(|(_, result)| evidence(result))
             .collect();
-        let points: f64 = counted.iter().map(|item| item.score).sum();
+        // On the scale of each exercise's current version, so a version that changes
+        // the points does not mix scales.
+        let points: f64 = counted
+            .iter()
+            .map(|item| {
+                let current = catalogue
+                    .get(&item.exercise)
+                    .map_or(item.max_score, |c| c.points);
+                item.score / item.max_score * current
+            })
+            .sum();
         let mut missing = Vec::new();
         let mut locked = false;
         for required_tier in &rules.requires {
@@ -304,17 +312,19 @@ pub fn progress(
 /// What issuance needs that does not change inside the completing transaction.
 pub struct Snapshot {
     pub policy: Policy,
+    pub profile: IssuerProfile,
     pub catalogue: BTreeMap<String, CatalogueItem>,
 }
 
 impl Snapshot {
     /// The policy and catalogue in force, or `None` when no policy is loaded.
     pub async fn load(store: &Store) -> anyhow::Result<Option<Snapshot>> {
-        let Some(policy) = store.policy().await? else {
+        let Some((policy, profile)) = store.policy().await? else {
             return Ok(None);
         };
         Ok(Some(Snapshot {
             policy,
+            profile,
             catalogue: store.catalogue().await?,
         }))
     }
@@ -340,7 +350,7 @@ pub async fn learner_progress(store: &Store, learner: &str) -> anyhow::Result<Ve
 pub async fn issue_due(
     connection: &mut sqlx::AnyConnection,
     snapshot: &Snapshot,
-    issuer: &Issuer,
+    key: &IssuerKey,
     learner: &str,
 ) -> anyhow::Result<Vec<(Tier, String)>> {
     let results = graded_results(&mut *connection, learner).await?;
@@ -359,7 +369,7 @@ pub async fn issue_due(
         let id = uuid::Uuid::now_v7().to_string();
         let issued_at_ms = crate::store::now_ms();
         let payload = credential::build(
-            &issuer.profile,
+            &snapshot.profile,
             &id,
             learner,
             due.tier,
@@ -367,7 +377,7 @@ pub async fn issue_due(
             &due.counted,
             issued_at_ms,
         );
-        let jws = credential::sign(&payload, &issuer.key);
+        let jws = credential::sign(&payload, key);
         let inserted = insert_certificate(
             &mut *connection,
             &NewCertificate {
@@ -375,7 +385,7 @@ pub async fn issue_due(
                 learner,
                 tier: due.tier,
                 credential: &jws,
-                kid: &issuer.key.kid,
+                kid: &key.kid,
                 evidence: &due.counted,
                 issued_at_ms,
             },
@@ -395,6 +405,26 @@ pub async fn issue_due(
             .increment(1);
         issued.push((due.tier, id));
     }
+}
+
+/// Issues what became due while no grading completed: after a policy was put in force
+/// or relaxed, or after an issuance failed. `serve` runs it in the background at start-up;
+/// each learner is evaluated in a transaction that takes the completions' row lock, so
+/// it cannot race a grading. Returns how many certificates it issued.
+pub async fn catch_up(store: &Store, key: &IssuerKey) -> anyhow::Result<usize> {
+    let Some(snapshot) = Snapshot::load(store).await? else {
+        return Ok(0);
+    };
+    let mut issued = 0;
+    for learner in store.learners_with_results().await? {
+        let mut transaction = store.writer.begin().await?;
+        lock_completions(&mut *transaction).await?;
+        issued += issue_due(&mut transaction, &snapshot, key, &learner)
+            .await?
+            .len();
+        transaction.commit().await?;
+    }
+    Ok(issued)
 }
 
 #[cfg(test)]

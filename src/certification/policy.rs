@@ -100,6 +100,11 @@ impl Policy {
             if !(rules.min_points >= 0.0 && rules.min_points.is_finite()) {
                 bail!("tier `{name}`: min_points must be 0 or more");
             }
+            if rules.required.is_empty() && rules.min_points <= 0.0 {
+                bail!(
+                    "tier `{name}` requires no exercise and no points, so any grading would earn it; give it `required` exercises or `min_points`"
+                );
+            }
             for required in &rules.requires {
                 if !tiers.contains_key(required) {
                     bail!(
@@ -291,6 +296,13 @@ mod tests {
             (
                 GOOD.replace("\"leap\", \"shout\"", "\"leap\", \"payroll\""),
                 "is a commando exercise",
+            ),
+            (
+                GOOD.replace(
+                    "required = [\"leap\", \"shout\"]\n        min_points = 20",
+                    "required = []\n        min_points = 0",
+                ),
+                "any grading would earn it",
             ),
         ];
         for (text, expected) in cases {

@@ -1,6 +1,12 @@
 //! `verdict certificate verify`: checks a certificate the way any outside verifier
 //! would, from the credential alone: the signature against the issuer's JWKS, the
 //! claims, and the issuer's revocation list.
+//!
+//! Trust comes from the verifier, never from the credential: anyone can run an issuer at
+//! an address of their own and sign for it, so the verifier names the issuer it trusts
+//! (`--issuer`, the school's public URL) or hands over that issuer's keys (`--jwks`).
+//! Every check fails closed: an unreadable or malformed revocation list is an error,
+//! not "not revoked".
 
 use super::credential;
 use anyhow::{Context, bail};
@@ -21,6 +27,9 @@ pub struct Report {
     pub revoked: Option<String>,
 }
 
+/// The largest response read from an issuer (JWKS, revocation list, certificate).
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
 /// Where the credential comes from: a file (the JWS, or a certificate's JSON), or a URL
 /// of the certificate (its page or its JSON).
 pub async fn verify(
@@ -28,8 +37,16 @@ pub async fn verify(
     jwks_source: Option<&str>,
     expected_issuer: Option<&str>,
 ) -> anyhow::Result<Report> {
+    if expected_issuer.is_none() && jwks_source.is_none() {
+        bail!(
+            "say which issuer you trust: --issuer <the school's public URL> (or --jwks <its keys>); a credential cannot vouch for its own issuer"
+        );
+    }
+    // Redirects are not followed: every address fetched is one the credential or the
+    // verifier named.
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let jws = read_credential(&http, source).await?;
     let claimed = unverified_payload(&jws)?;
@@ -114,7 +131,7 @@ fn check_claims(payload: &Value, issuer: &str) -> anyhow::Result<()> {
 async fn revocation(http: &reqwest::Client, payload: &Value) -> anyhow::Result<Option<String>> {
     let status = &payload["credentialStatus"];
     if status.is_null() {
-        return Ok(None);
+        bail!("the credential has no credentialStatus: its revocation cannot be checked");
     }
     if status["type"] != "1EdTechRevocationList" {
         bail!("unknown credentialStatus type {}", status["type"]);
@@ -124,11 +141,15 @@ async fn revocation(http: &reqwest::Client, payload: &Value) -> anyhow::Result<O
         .context("credentialStatus has no id")?;
     let list: Value = serde_json::from_str(&fetch(http, url).await?)
         .with_context(|| format!("the revocation list at {url} is not JSON"))?;
-    let id = payload["id"].as_str().unwrap_or_default();
-    Ok(list["revokedCredentials"]
+    if list["id"] != url {
+        bail!("the revocation list at {url} names itself {}", list["id"]);
+    }
+    let revoked = list["revokedCredentials"]
         .as_array()
-        .into_iter()
-        .flatten()
+        .with_context(|| format!("the revocation list at {url} has no revokedCredentials array"))?;
+    let id = payload["id"].as_str().unwrap_or_default();
+    Ok(revoked
+        .iter()
         .find(|entry| entry["id"] == id && entry["revoked"] != false)
         .map(|entry| {
             entry["revocationReason"]
@@ -187,7 +208,21 @@ async fn fetch(http: &reqwest::Client, url: &str) -> anyhow::Result<String> {
     if !status.is_success() {
         bail!("{url} answered {status}");
     }
-    Ok(response.text().await?)
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+    {
+        bail!("{url} answered more than {MAX_RESPONSE_BYTES} bytes");
+    }
+    let mut body = Vec::new();
+    let mut response = response;
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_RESPONSE_BYTES {
+            bail!("{url} answered more than {MAX_RESPONSE_BYTES} bytes");
+        }
+    }
+    String::from_utf8(body).with_context(|| format!("{url} answered text that is not UTF-8"))
 }
 
 fn unverified_payload(jws: &str) -> anyhow::Result<Value> {

@@ -3,7 +3,7 @@
 //! any executor.
 
 use super::{Store, now_ms, rfc3339};
-use crate::certification::credential::Evidence;
+use crate::certification::credential::{Evidence, IssuerProfile};
 use crate::certification::policy::Policy;
 use crate::exercise::manifest::Tier;
 use serde::Serialize;
@@ -93,7 +93,7 @@ pub struct NewCertificate<'a> {
 /// What revoking found.
 #[derive(Debug)]
 pub enum Revoked {
-    Done(CertificateRecord),
+    Done(Box<CertificateRecord>),
     AlreadyRevoked,
     Missing,
 }
@@ -141,6 +141,17 @@ pub async fn certificates_of<'c, E: Executor<'c, Database = Any>>(
     Ok(records)
 }
 
+/// Takes the row lock that orders completions (see `submissions::complete`), so work
+/// outside a grading is evaluated in turn with them.
+pub async fn lock_completions<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE feed_counter SET next = next WHERE id = 1")
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
 /// Inserts a certificate unless the learner already holds one for the tier; returns
 /// whether it was inserted. The unique (learner, tier) key decides races between workers.
 pub async fn insert_certificate<'c, E: Executor<'c, Database = Any>>(
@@ -167,14 +178,20 @@ pub async fn insert_certificate<'c, E: Executor<'c, Database = Any>>(
 
 impl Store {
     /// Replaces the policy in force.
-    pub async fn save_policy(&self, policy: Option<&Policy>) -> anyhow::Result<()> {
+    pub async fn save_policy(
+        &self,
+        policy: Option<(&Policy, &IssuerProfile)>,
+    ) -> anyhow::Result<()> {
         match policy {
-            Some(policy) => {
+            Some((policy, profile)) => {
                 sqlx::query(
-                    "INSERT INTO certification_policy (id, policy, updated_at) VALUES (1, $1, $2) \
-                     ON CONFLICT (id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
+                    "INSERT INTO certification_policy (id, policy, issuer_url, issuer_name, updated_at) \
+                     VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET policy = excluded.policy, \
+                     issuer_url = excluded.issuer_url, issuer_name = excluded.issuer_name, updated_at = excluded.updated_at",
                 )
                 .bind(serde_json::to_string(policy)?)
+                .bind(&profile.url)
+                .bind(&profile.name)
                 .bind(now_ms())
                 .execute(&self.writer)
                 .await?;
@@ -188,13 +205,21 @@ impl Store {
         Ok(())
     }
 
-    /// The policy in force, if any.
-    pub async fn policy(&self) -> anyhow::Result<Option<Policy>> {
-        let row = sqlx::query("SELECT policy FROM certification_policy WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
+    /// The policy in force and the issuer it names, if any.
+    pub async fn policy(&self) -> anyhow::Result<Option<(Policy, IssuerProfile)>> {
+        let row = sqlx::query(
+            "SELECT policy, issuer_url, issuer_name FROM certification_policy WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(match row {
-            Some(row) => Some(serde_json::from_str(&row.get::<String, _>("policy"))?),
+            Some(row) => Some((
+                serde_json::from_str(&row.get::<String, _>("policy"))?,
+                IssuerProfile {
+                    url: row.get("issuer_url"),
+                    name: row.get("issuer_name"),
+                },
+            )),
             None => None,
         })
     }
@@ -274,10 +299,20 @@ impl Store {
         .await?
         .rows_affected();
         match self.certificate(id).await? {
-            Some(record) if updated == 1 => Ok(Revoked::Done(record)),
+            Some(record) if updated == 1 => Ok(Revoked::Done(Box::new(record))),
             Some(_) => Ok(Revoked::AlreadyRevoked),
             None => Ok(Revoked::Missing),
         }
+    }
+
+    /// Learners with at least one completed grading.
+    pub async fn learners_with_results(&self) -> Result<Vec<String>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT learner FROM submissions WHERE status = 'completed' ORDER BY learner",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|row| row.get("learner")).collect())
     }
 
     /// Revoked certificates: (id, reason), oldest revocation first.

@@ -110,13 +110,14 @@ print(json.dumps({"header": header, "payload": json.loads(token.payload)}))
     Ok((both["header"].clone(), both["payload"].clone()))
 }
 
-/// `verdict certificate verify SOURCE`: (exit code, stdout).
-async fn cli_verify(source: &str) -> (i32, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
-        .args(["certificate", "verify", source])
-        .output()
-        .await
-        .unwrap();
+/// `verdict certificate verify SOURCE --issuer ISSUER`: (exit code, stdout).
+async fn cli_verify(source: &str, issuer: &str) -> (i32, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_verdict"));
+    command.args(["certificate", "verify", source]);
+    if !issuer.is_empty() {
+        command.args(["--issuer", issuer]);
+    }
+    let output = command.output().await.unwrap();
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -377,7 +378,8 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
     assert!(jwcrypto_verify(&parts.join("."), &jwks).await.is_err());
 
     // The CLI verifies from the page's URL, and from the JSON in a file.
-    let (code, out) = cli_verify(&app.url(&format!("/certificates/{id}"))).await;
+    let page = app.url(&format!("/certificates/{id}"));
+    let (code, out) = cli_verify(&page, &app.base).await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("VALID: not revoked") && out.contains("learner:   ada"),
@@ -385,15 +387,61 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
     );
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), public.to_string()).unwrap();
-    let (code, out) = cli_verify(file.path().to_str().unwrap()).await;
+    let (code, out) = cli_verify(file.path().to_str().unwrap(), &app.base).await;
     assert_eq!(code, 0, "{out}");
+    // The verifier names the issuer it trusts; the credential cannot vouch for itself.
+    let (code, out) = cli_verify(&page, "").await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("say which issuer you trust"), "{out}");
+    let (code, out) = cli_verify(&page, "https://grader.school.example").await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "issued by {}, not by https://grader.school.example",
+            app.base
+        )),
+        "{out}"
+    );
     std::fs::write(file.path(), parts.join(".")).unwrap();
-    let (code, out) = cli_verify(file.path().to_str().unwrap()).await;
+    let (code, out) = cli_verify(file.path().to_str().unwrap(), &app.base).await;
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("INVALID: the signature does not match"),
         "{out}"
     );
+
+    // One completion can issue two tiers: dave passes the Commando exercise first (it is
+    // locked then), and the grading that completes Hero issues Hero and Commando.
+    let dave = app.learner("dave").await;
+    let sql = graded(
+        &app,
+        &dave,
+        "sql-top-earners",
+        "query.sql",
+        solution("sql-top-earners", "query.sql"),
+    )
+    .await;
+    assert_eq!(sql["verdict"], "accepted", "{sql}");
+    assert!(certificates(&app, "dave").await.is_empty());
+    earn_hero(&app, &dave).await;
+    let tiers: Vec<String> = certificates(&app, "dave")
+        .await
+        .iter()
+        .map(|c| c["tier"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tiers, vec!["hero", "commando"]);
+
+    // erin passes shout only: 10 of the 15 points Hero needs.
+    let erin = app.learner("erin").await;
+    graded(
+        &app,
+        &erin,
+        "shout",
+        "shout.wat",
+        solution("shout", "shout.wat"),
+    )
+    .await;
+    assert!(certificates(&app, "erin").await.is_empty());
 
     // More passing gradings never issue a second Hero certificate.
     graded(
@@ -410,7 +458,23 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
     let readme = exercises.path().join("shout/README.md");
     let text = std::fs::read_to_string(&readme).unwrap();
     std::fs::write(&readme, format!("{text}\nRevised statement.\n")).unwrap();
+    // The restart also relaxes the policy (10 points for Hero): erin is certified at
+    // start-up, by the catch-up, without grading anything again.
+    let policy = exercises.path().join("certification.toml");
+    std::fs::write(
+        &policy,
+        POLICY.replace("min_points = 15", "min_points = 10"),
+    )
+    .unwrap();
     restart(&mut app, exercises.path()).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while certificates(&app, "erin").await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the catch-up never certified erin"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let versions = app
         .get_json("/v1/exercises/shout/versions", &app.instructor)
         .await;
@@ -479,7 +543,7 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
         list["revokedCredentials"][0]["id"],
         format!("urn:uuid:{id}").as_str()
     );
-    let (code, out) = cli_verify(&app.url(&format!("/v1/certificates/{id}"))).await;
+    let (code, out) = cli_verify(&app.url(&format!("/v1/certificates/{id}")), &app.base).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("REVOKED: plagiarised submission"), "{out}");
     let progress = app.get_json("/v1/learners/ada/progress", &ada).await;
@@ -542,9 +606,31 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
         jwcrypto_verify(certificate["credential"].as_str().unwrap(), &jwks)
             .await
             .unwrap();
-        let (code, out) = cli_verify(certificate["url"].as_str().unwrap()).await;
+        let (code, out) = cli_verify(certificate["url"].as_str().unwrap(), &app.base).await;
         assert_eq!(code, 0, "{out}");
     }
+    // The page says "Not valid" for a stored credential that is not this certificate's,
+    // even with a good signature.
+    sqlx::query("UPDATE certificates SET credential = $1 WHERE id = $2")
+        .bind(before["credential"].as_str().unwrap())
+        .bind(after["id"].as_str().unwrap())
+        .execute(&app.store().writer)
+        .await
+        .unwrap();
+    let html = app
+        .http
+        .get(after["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Not valid: the signed credential is not this certificate"),
+        "{html}"
+    );
+
     let key_files = files_under(&verdict::certification::keys::keys_dir(
         app.database.dir.path(),
     ));
@@ -612,16 +698,26 @@ async fn exactly_one_certificate_under_concurrent_completions(backend: Backend) 
             .any(|id| evidence[0]["submission"] == id.as_str())
     );
 
-    // The unique key holds on its own too: eight transactions that each find the
-    // learner eligible, without the feed's lock, issue one certificate between them.
-    let store = first.store().clone();
+    // On Postgres the unique key holds on its own too: eight transactions on their own
+    // connections that each find the learner eligible, without the completions' lock,
+    // issue one certificate between them. (SQLite has one writer connection, which
+    // serialises them by design.)
+    if backend == Backend::Postgres {
+        unique_key_decides_a_race(&first).await;
+    }
+    second.stop().await;
+    first.stop().await;
+}
+
+async fn unique_key_decides_a_race(app: &TestApp) {
+    let store = app.store().clone();
     sqlx::query("DELETE FROM certificates")
         .execute(&store.writer)
         .await
         .unwrap();
-    let issuer = first.server.as_ref().unwrap().services.issuer.clone();
+    let signer = app.server.as_ref().unwrap().services.signer.clone();
     let racers = (0..8).map(|_| {
-        let (store, issuer) = (store.clone(), issuer.clone());
+        let (store, issuer) = (store.clone(), signer.clone());
         tokio::spawn(async move {
             let snapshot = verdict::certification::Snapshot::load(&store)
                 .await
@@ -642,9 +738,7 @@ async fn exactly_one_certificate_under_concurrent_completions(backend: Backend) 
         .map(Result::unwrap)
         .sum();
     assert_eq!(issued, 1);
-    assert_eq!(certificates(&first, "ada").await.len(), 1);
-    second.stop().await;
-    first.stop().await;
+    assert_eq!(certificates(app, "ada").await.len(), 1);
 }
 
 on_both_backends!(exactly_one_certificate_under_concurrent_completions);
@@ -775,14 +869,18 @@ impl Chromedriver {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("chromedriver is installed (scripts/test.sh installs chromium-driver)");
-        let url = format!("http://127.0.0.1:{port}");
+        // Owned (killed and waited on drop) before anything can fail.
+        let driver = Chromedriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
         for _ in 0..100 {
-            if reqwest::get(format!("{url}/status")).await.is_ok() {
-                return Chromedriver { child, url };
+            if reqwest::get(format!("{}/status", driver.url)).await.is_ok() {
+                return driver;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("chromedriver did not start on {url}");
+        panic!("chromedriver did not start on {}", driver.url);
     }
 }
 
@@ -824,4 +922,48 @@ fn the_course_policy_checks_against_the_course() {
             .count();
         assert!(count >= at_least, "{tier}: {count} exercises");
     }
+}
+
+/// A `verdict worker` process (no exercises folder, no public URL of its own) issues
+/// certificates that name the issuer `serve` put in force, signed with a key the JWKS
+/// lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_worker_process_issues_as_the_server() {
+    let exercises = curriculum(POLICY);
+    let dir = exercises.path().to_path_buf();
+    let app = TestApp::spawn_with(Backend::Sqlite, move |args| {
+        args.exercises = dir;
+        args.no_workers = true;
+    })
+    .await;
+    let _worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .arg("worker")
+        .args(app.database.flags())
+        .args(["--concurrency", "1", "--docker", "off"])
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let ada = app.learner("ada").await;
+    earn_hero(&app, &ada).await;
+    let held = certificates(&app, "ada").await;
+    assert_eq!(held.len(), 1);
+    let jwks: Value = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, payload) = jwcrypto_verify(held[0]["credential"].as_str().unwrap(), &jwks)
+        .await
+        .unwrap();
+    assert_eq!(payload["iss"], app.base.as_str());
+    assert_eq!(
+        payload["credentialStatus"]["id"],
+        app.url("/v1/revocations").as_str()
+    );
+    app.stop().await;
 }

@@ -123,6 +123,7 @@ pub fn serve_args(database: &TestDatabase) -> ServeArgs {
         no_workers: false,
         runtimes: verdict::runtimes::RuntimeArgs { runtimes_dir: None },
         issuer: verdict::certification::IssuerArgs::default(),
+        key: verdict::certification::KeyArgs::default(),
         docker: docker_args(DockerMode::Off),
     }
 }
