@@ -110,6 +110,14 @@ pub enum KeysCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Take a key out of the JWKS for good, after it leaked or was lost: every
+    /// certificate it signed stops verifying, and no process starts with it. Rotate first.
+    Retire {
+        /// The key id (as in the JWKS and in certificates' `kid`).
+        kid: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,6 +296,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 key.kid
             );
             println!("{}", key.kid);
+            Ok(0)
+        }
+        Command::Keys(KeysCommand::Retire { kid, database }) => {
+            let store = Store::open(&database.location()?).await?;
+            if !store.retire_key(&kid).await? {
+                anyhow::bail!("no signing key {kid}; the JWKS lists the known ones");
+            }
+            eprintln!(
+                "retired {kid}: certificates it signed no longer verify; processes holding it refuse to start"
+            );
             Ok(0)
         }
         Command::Images(ImagesCommand::Build(args)) => {

@@ -15,7 +15,8 @@ CREATE TABLE certification_policy (
 CREATE TABLE signing_keys (
     kid         TEXT PRIMARY KEY,           -- RFC 7638 thumbprint of the public key
     public_jwk  TEXT NOT NULL,
-    created_at  BIGINT NOT NULL
+    created_at  BIGINT NOT NULL,
+    retired_at  BIGINT                      -- set by `verdict keys retire`: out of the JWKS for good
 );
 
 CREATE TABLE certificates (

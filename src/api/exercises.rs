@@ -127,6 +127,26 @@ pub async fn upload(
             .map_err(|error| ApiError::Internal(error.into()))?
             .map_err(package_error)?;
     let version = package.content_hash();
+    // A policy that requires this exercise in one tier must keep finding it there (the
+    // next start-up would refuse the policy otherwise).
+    if let Some((policy, _)) = state.store.policy().await? {
+        let tier = package.manifest.tier;
+        if let Some((required_in, _)) = policy
+            .tiers
+            .iter()
+            .find(|(t, rules)| *t != tier && rules.required.contains(&package.manifest.slug))
+        {
+            return Err(ApiError::unprocessable(
+                "tier_conflict",
+                format!(
+                    "the certification policy requires `{}` as a {} exercise; this version says tier = \"{}\"",
+                    package.manifest.slug,
+                    required_in.as_str(),
+                    tier.as_str()
+                ),
+            ));
+        }
+    }
     let (exercise, report) =
         match crate::exercise::validate(&package, state.runner.as_ref(), &state.maxima, &|line| {
             tracing::info!("{line}")

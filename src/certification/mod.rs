@@ -86,6 +86,12 @@ pub async fn open_key(
     for held in &all {
         store.register_key(&held.kid, &held.public_jwk()).await?;
     }
+    if store.key_retired(&key.kid).await? {
+        anyhow::bail!(
+            "the signing key {} was retired; run `verdict keys rotate` (or name another --signing-key) before starting",
+            key.kid
+        );
+    }
     Ok(key)
 }
 
@@ -271,7 +277,7 @@ pub fn progress(
         let certificate = held.iter().find(|c| c.tier == *tier);
         if let Some(revoked) = certificate.filter(|c| !c.is_active()) {
             missing.push(format!(
-                "the certificate {} was revoked ({}); an administrator decides what happens next",
+                "the certificate {} was revoked ({}); a revocation is final for the tier",
                 revoked.id,
                 revoked
                     .revocation_reason

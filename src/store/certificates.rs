@@ -264,11 +264,36 @@ impl Store {
         Ok(())
     }
 
-    /// The JWKS: every key that ever signed.
-    pub async fn jwks(&self) -> anyhow::Result<serde_json::Value> {
-        let rows = sqlx::query("SELECT public_jwk FROM signing_keys ORDER BY created_at, kid")
-            .fetch_all(&self.pool)
+    /// Takes a key out of the JWKS for good (a leaked or lost key): certificates it signed
+    /// stop verifying. Returns false for an unknown kid.
+    pub async fn retire_key(&self, kid: &str) -> Result<bool, sqlx::Error> {
+        let updated = sqlx::query(
+            "UPDATE signing_keys SET retired_at = COALESCE(retired_at, $2) WHERE kid = $1",
+        )
+        .bind(kid)
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
+    /// Whether a key was retired.
+    pub async fn key_retired(&self, kid: &str) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query("SELECT retired_at FROM signing_keys WHERE kid = $1")
+            .bind(kid)
+            .fetch_optional(&self.pool)
             .await?;
+        Ok(row.is_some_and(|row| row.get::<Option<i64>, _>("retired_at").is_some()))
+    }
+
+    /// The JWKS: every key that ever signed, except retired ones.
+    pub async fn jwks(&self) -> anyhow::Result<serde_json::Value> {
+        let rows = sqlx::query(
+            "SELECT public_jwk FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let keys = rows
             .iter()
             .map(|row| serde_json::from_str(&row.get::<String, _>("public_jwk")))

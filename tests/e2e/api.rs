@@ -653,10 +653,14 @@ async fn a_restart_reuses_the_live_exercise_versions_and_keeps_data() {
         .unwrap()
         .unwrap();
     assert_eq!(record.verdict, Some(verdict::grading::Verdict::Accepted));
+    // The databases, and the certificate signing key.
     assert!(
+        files_under(&data_dir).iter().all(|f| {
+            let name = f.to_string_lossy();
+            name.contains(".db") || (f.starts_with(data_dir.join("keys")) && name.ends_with(".jwk"))
+        }),
+        "{:?}",
         files_under(&data_dir)
-            .iter()
-            .all(|f| f.to_string_lossy().contains(".db"))
     );
     server.stop().await;
 }

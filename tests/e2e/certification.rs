@@ -483,6 +483,37 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
     assert_eq!(tier(&progress, "hero")["status"], "certified");
     assert_eq!(certificates(&app, "ada").await[0]["status"], "active");
 
+    // An upload that moves a required exercise to another tier is refused: the policy
+    // would no longer hold.
+    let moved = tempfile::tempdir().unwrap();
+    copy_dir(&exercises.path().join("shout"), moved.path());
+    let manifest = moved.path().join("exercise.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("tier = \"hero\"", "tier = \"commando\""),
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args([
+            "exercise",
+            "push",
+            moved.path().to_str().unwrap(),
+            "--server",
+            &app.base,
+            "--token",
+            &app.instructor,
+        ])
+        .output()
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success());
+    assert!(
+        answer.contains("tier_conflict") && answer.contains("requires `shout` as a hero exercise"),
+        "{answer}"
+    );
+
     // Revocation: admins only, with a reason; once.
     let revoke = format!("/v1/certificates/{id}/revoke");
     assert_eq!(
@@ -553,7 +584,7 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
     assert!(
         missing(hero)
             .iter()
-            .any(|m| m.contains("was revoked (plagiarised submission)")),
+            .any(|m| m.contains("was revoked (plagiarised submission); a revocation is final")),
         "{hero}"
     );
     assert_eq!(tier(&progress, "commando")["status"], "locked");
@@ -630,6 +661,47 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
         html.contains("Not valid: the signed credential is not this certificate"),
         "{html}"
     );
+
+    // Retiring a key (it leaked): certificates it signed stop verifying, everywhere.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(["keys", "retire", before["kid"].as_str().unwrap()])
+        .args(app.database.flags())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let jwks: Value = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    assert!(
+        jwcrypto_verify(before["credential"].as_str().unwrap(), &jwks)
+            .await
+            .is_err()
+    );
+    let (code, out) = cli_verify(before["url"].as_str().unwrap(), &app.base).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is not in the issuer's JWKS"), "{out}");
+    let html = app
+        .http
+        .get(before["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Not valid"), "{html}");
 
     let key_files = files_under(&verdict::certification::keys::keys_dir(
         app.database.dir.path(),
