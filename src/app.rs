@@ -69,6 +69,8 @@ pub struct Services {
     pub completions: crate::completions::Completions,
     /// Signs the certificates that completions in this process issue.
     pub signer: Arc<IssuerKey>,
+    /// The certification policy and catalogue, shared by this process's graders.
+    pub snapshots: crate::certification::Snapshots,
 }
 
 impl Services {
@@ -106,6 +108,7 @@ impl Services {
             maxima,
             completions: crate::completions::Completions::default(),
             signer: Arc::new(signer),
+            snapshots: Default::default(),
         })
     }
 
@@ -117,6 +120,7 @@ impl Services {
             max_attempts: MAX_ATTEMPTS as i64,
             completions: self.completions.clone(),
             signer: self.signer.clone(),
+            snapshots: self.snapshots.clone(),
         }
     }
 

@@ -31,11 +31,12 @@ pub struct BenchArgs {
     /// Idle time before the first-after-idle measurement.
     #[arg(long, default_value_t = 120)]
     pub idle_secs: u64,
-    /// Put a certification policy in force that the exercise alone satisfies: every
-    /// benchmark learner is new, so every grading also issues (signs and stores) a
-    /// certificate. Compare with a run without it for the cost of issuance.
-    #[arg(long)]
-    pub certify: bool,
+    /// Put a certification policy in force. `evaluate`: one no grading can satisfy, so
+    /// every completion recomputes the learner's progress and issues nothing; `issue`:
+    /// one the exercise alone satisfies, so (every benchmark learner being new) every
+    /// grading also signs and stores a certificate. Compare with `none`.
+    #[arg(long, value_enum, default_value_t = Certify::None)]
+    pub certify: Certify,
     /// Database: default a fresh SQLite in a temporary folder.
     #[arg(long)]
     pub database_url: Option<String>,
@@ -104,6 +105,14 @@ async fn submit_and_wait(
     }
 }
 
+/// What certification work the benchmark adds to each grading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Certify {
+    None,
+    Evaluate,
+    Issue,
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let package = Package::from_dir(&args.exercise, PackageLimits::default())
         .map_err(|error| anyhow::anyhow!("{}: {error}", args.exercise.display()))?;
@@ -115,14 +124,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         &args.exercise,
         &exercises.path().join(&package.manifest.slug),
     )?;
-    if args.certify {
+    if args.certify != Certify::None {
         let tier = package.manifest.tier.as_str();
+        // Out of reach for `evaluate`: twice the exercise's points.
+        let min_points = match args.certify {
+            Certify::Evaluate => package.manifest.points * 2.0,
+            _ => 0.0,
+        };
         std::fs::write(
             exercises
                 .path()
                 .join(crate::certification::policy::POLICY_FILE),
             format!(
-                "[tiers.{tier}]\ntitle = \"Bench\"\nrequired = [\"{}\"]\nmin_points = 0\npass_ratio = 0.8\n",
+                "[tiers.{tier}]\ntitle = \"Bench\"\nrequired = [\"{}\"]\nmin_points = {min_points}\npass_ratio = 0.8\n",
                 package.manifest.slug
             ),
         )?;
@@ -271,13 +285,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(_) => "Postgres".to_string(),
         None => format!("SQLite, synchronous={:?}", args.sqlite_synchronous),
     };
-    let certified = if args.certify {
-        let issued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM certificates")
-            .fetch_one(&server.services.store.pool)
-            .await?;
-        format!(", issuing a certificate per grading: {issued} issued")
-    } else {
-        String::new()
+    let issued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM certificates")
+        .fetch_one(&server.services.store.pool)
+        .await?;
+    let certified = match args.certify {
+        Certify::None => String::new(),
+        Certify::Evaluate => format!(", progress recomputed per grading: {issued} issued"),
+        Certify::Issue => format!(", a certificate issued per grading: {issued} issued"),
     };
     println!(
         "## verdict bench ({}, {database}{certified})",

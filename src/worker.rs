@@ -4,7 +4,7 @@
 //! its worker) as `failed` / `internal_error`.
 
 use crate::certification::keys::IssuerKey;
-use crate::certification::{Snapshot, issue_due};
+use crate::certification::{Snapshot, Snapshots, issue_due};
 use crate::exercise::grade_files;
 use crate::exercise::manifest::RunnerKind;
 use crate::grading::Verdict;
@@ -43,6 +43,8 @@ pub struct Grader {
     pub completions: crate::completions::Completions,
     /// Signs the certificates a completion makes due.
     pub signer: Arc<IssuerKey>,
+    /// The certification policy and catalogue, cached briefly.
+    pub snapshots: Snapshots,
 }
 
 /// The apalis handler. Grading runs on its own task so that gradings use every core.
@@ -196,7 +198,7 @@ impl Grader {
         });
         // Read before the completing transaction (neither changes during a grading); a
         // failure here is certification's, never the grading's.
-        let snapshot = match Snapshot::load(&self.store).await {
+        let snapshot = match self.snapshots.get(&self.store).await {
             Ok(snapshot) => snapshot,
             Err(error) => {
                 certification_failed(&error, &submission.learner);

@@ -143,7 +143,12 @@ pub async fn revoke(
 /// The issuer's public keys: every key that ever signed a certificate.
 #[utoipa::path(get, path = "/.well-known/jwks.json", responses((status = 200)))]
 pub async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let jwks = state.store.jwks().await?;
+    let mut jwks = state.store.jwks().await?;
+    // Each key's `kid` is the URI certificates name it by.
+    for jwk in jwks["keys"].as_array_mut().into_iter().flatten() {
+        let id = jwk["kid"].as_str().unwrap_or_default().to_string();
+        jwk["kid"] = credential::key_uri(&state.profile.url, &id).into();
+    }
     Ok((
         [(header::CONTENT_TYPE, "application/jwk-set+json")],
         axum::Json(jwks),

@@ -325,7 +325,14 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
         .unwrap();
     let (header, payload) = jwcrypto_verify(jws, &jwks).await.unwrap();
     assert_eq!(header["alg"], "EdDSA");
-    assert_eq!(header["kid"], public["kid"]);
+    // The kid is a URI that dereferences to the key: its entry in the JWKS.
+    let kid_uri = format!(
+        "{}/.well-known/jwks.json#{}",
+        app.base,
+        public["kid"].as_str().unwrap()
+    );
+    assert_eq!(header["kid"], kid_uri.as_str());
+    assert_eq!(header["typ"], "JWT");
     let key = jwks["keys"]
         .as_array()
         .unwrap()
