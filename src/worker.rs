@@ -253,8 +253,15 @@ impl Grader {
     ) {
         let outcome = async {
             let mut savepoint = transaction.begin().await?;
-            issue_due(&mut savepoint, snapshot, &self.signer, learner).await?;
-            savepoint.commit().await?;
+            match issue_due(&mut savepoint, snapshot, &self.signer, learner).await {
+                Ok(_) => savepoint.commit().await?,
+                // Explicitly, before anything else runs: on Postgres a failed statement
+                // leaves the transaction unusable until the savepoint is rolled back.
+                Err(error) => {
+                    savepoint.rollback().await?;
+                    return Err(error);
+                }
+            }
             anyhow::Ok(())
         }
         .await;

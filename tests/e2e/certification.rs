@@ -820,8 +820,6 @@ async fn unique_key_decides_a_race(app: &TestApp) {
     assert_eq!(certificates(app, "ada").await.len(), 1);
 }
 
-on_both_backends!(exactly_one_certificate_under_concurrent_completions);
-
 /// The certificate page, opened by a real browser (headless Chromium over WebDriver).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_certificate_page_in_headless_chromium() {
@@ -1046,3 +1044,43 @@ async fn a_separate_worker_process_issues_as_the_server() {
     );
     app.stop().await;
 }
+
+/// A certification failure never costs a grading its result: with the certificates
+/// table unreadable, the grading still completes (the savepoint rolls back, on Postgres
+/// too, where an error would otherwise abort the whole transaction); once the table is
+/// back, the next completion issues what is due.
+async fn a_certification_failure_keeps_the_grading(backend: Backend) {
+    let exercises = curriculum(POLICY);
+    let app = spawn(backend, exercises.path()).await;
+    let ada = app.learner("ada").await;
+    let store = app.store().clone();
+    sqlx::query("ALTER TABLE certificates RENAME TO certificates_away")
+        .execute(&store.writer)
+        .await
+        .unwrap();
+    for (slug, file) in [("shout", "shout.wat"), ("hello-wasm", "hello.wat")] {
+        let done = graded(&app, &ada, slug, file, solution(slug, file)).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_eq!(done["verdict"], "accepted", "{done}");
+    }
+    sqlx::query("ALTER TABLE certificates_away RENAME TO certificates")
+        .execute(&store.writer)
+        .await
+        .unwrap();
+    assert!(certificates(&app, "ada").await.is_empty());
+    graded(
+        &app,
+        &ada,
+        "shout",
+        "shout.wat",
+        solution("shout", "shout.wat"),
+    )
+    .await;
+    assert_eq!(certificates(&app, "ada").await.len(), 1);
+    app.stop().await;
+}
+
+on_both_backends!(
+    exactly_one_certificate_under_concurrent_completions,
+    a_certification_failure_keeps_the_grading,
+);
