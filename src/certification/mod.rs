@@ -18,8 +18,8 @@ pub mod verify;
 use crate::exercise::manifest::Tier;
 use crate::store::Store;
 use crate::store::certificates::{
-    CatalogueItem, CertificateRecord, GradedResult, NewCertificate, certificates_of,
-    graded_results, insert_certificate, lock_completions,
+    CatalogueItem, CertificateRecord, NewCertificate, certificates_of, graded_results,
+    insert_certificate, lock_completions,
 };
 use credential::{Evidence, IssuerProfile};
 use keys::IssuerKey;
@@ -165,10 +165,10 @@ pub fn number(value: f64) -> String {
 }
 
 /// Each exercise's best result: the highest score ratio, the earliest on a tie.
-fn best_results(results: &[GradedResult]) -> BTreeMap<&str, &GradedResult> {
-    let mut best: BTreeMap<&str, &GradedResult> = BTreeMap::new();
+fn best_results(results: &[Evidence]) -> BTreeMap<&str, &Evidence> {
+    let mut best: BTreeMap<&str, &Evidence> = BTreeMap::new();
     for result in results {
-        let ratio = |r: &GradedResult| {
+        let ratio = |r: &Evidence| {
             if r.max_score > 0.0 {
                 r.score / r.max_score
             } else {
@@ -185,22 +185,11 @@ fn best_results(results: &[GradedResult]) -> BTreeMap<&str, &GradedResult> {
     best
 }
 
-fn evidence(result: &GradedResult) -> Evidence {
-    Evidence {
-        submission: result.submission.clone(),
-        exercise: result.exercise.clone(),
-        version: result.version.clone(),
-        score: result.score,
-        max_score: result.max_score,
-        completed_at: result.completed_at.clone(),
-    }
-}
-
 /// A learner's progress through every tier of the policy, in dependency order.
 pub fn progress(
     policy: &Policy,
     catalogue: &BTreeMap<String, CatalogueItem>,
-    results: &[GradedResult],
+    results: &[Evidence],
     held: &[CertificateRecord],
 ) -> Vec<TierProgress> {
     let best = best_results(results);
@@ -212,7 +201,7 @@ pub fn progress(
     };
     let mut tiers: Vec<TierProgress> = Vec::new();
     for (tier, rules) in &policy.tiers {
-        let passes = |result: &GradedResult| {
+        let passes = |result: &Evidence| {
             result.max_score > 0.0 && result.score + 1e-9 >= rules.pass_ratio * result.max_score
         };
         let counted: Vec<Evidence> = best
@@ -220,7 +209,7 @@ pub fn progress(
             .filter(|(slug, result)| {
                 catalogue.get(**slug).is_some_and(|item| item.tier == *tier) && passes(result)
             })
-            .map(|(_, result)| evidence(result))
+            .map(|(_, result)| (*result).clone())
             .collect();
         // On the scale of each exercise's current version, so a version that changes
         // the points does not mix scales.
@@ -400,9 +389,8 @@ pub async fn issue_due(
     }
     let results = graded_results(&mut *connection, learner).await?;
     let mut issued = Vec::new();
-    // Each issue can unlock the next tier, so evaluate again until nothing is due.
+    let mut held = held;
     loop {
-        let held = certificates_of(&mut *connection, learner).await?;
         let tiers = progress(&snapshot.policy, &snapshot.catalogue, &results, &held);
         let Some(due) = tiers.into_iter().find(TierProgress::eligible) else {
             return Ok(issued);
@@ -440,8 +428,10 @@ pub async fn issue_due(
             },
         )
         .await?;
+        // Each issue can unlock the next tier; a lost race means another completion
+        // issued this one: either way, evaluate again with what is held now.
+        held = certificates_of(&mut *connection, learner).await?;
         if !inserted {
-            // Another completion issued it first; the loop now sees theirs.
             continue;
         }
         tracing::info!(
@@ -534,8 +524,8 @@ mod tests {
         (policy, catalogue)
     }
 
-    fn result(id: &str, exercise: &str, score: f64, max: f64) -> GradedResult {
-        GradedResult {
+    fn result(id: &str, exercise: &str, score: f64, max: f64) -> Evidence {
+        Evidence {
             submission: id.into(),
             exercise: exercise.into(),
             version: "v1".into(),

@@ -60,17 +60,6 @@ fn certificate(row: &sqlx::any::AnyRow) -> Result<CertificateRecord, sqlx::Error
     })
 }
 
-/// A completed grading, as certification sees it.
-#[derive(Debug, Clone)]
-pub struct GradedResult {
-    pub submission: String,
-    pub exercise: String,
-    pub version: String,
-    pub score: f64,
-    pub max_score: f64,
-    pub completed_at: String,
-}
-
 /// What an exercise's current version says about it.
 #[derive(Debug, Clone)]
 pub struct CatalogueItem {
@@ -98,11 +87,12 @@ pub enum Revoked {
     Missing,
 }
 
-/// A learner's completed gradings, oldest completion first.
+/// A learner's completed gradings, oldest completion first (as evidence: a certificate
+/// cites them as they are).
 pub async fn graded_results<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     learner: &str,
-) -> Result<Vec<GradedResult>, sqlx::Error> {
+) -> Result<Vec<Evidence>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, exercise_slug, exercise_version, score, max_score, completed_at FROM submissions \
          WHERE learner = $1 AND status = 'completed' AND score IS NOT NULL ORDER BY completed_at, id",
@@ -112,7 +102,7 @@ pub async fn graded_results<'c, E: Executor<'c, Database = Any>>(
     .await?;
     Ok(rows
         .iter()
-        .map(|row| GradedResult {
+        .map(|row| Evidence {
             submission: row.get("id"),
             exercise: row.get("exercise_slug"),
             version: row.get("exercise_version"),

@@ -124,6 +124,13 @@ async fn cli_verify(source: &str, issuer: &str) -> (i32, String) {
     )
 }
 
+/// A GET without any token (the public verification surface), as JSON.
+async fn public_json(app: &TestApp, path: &str) -> Value {
+    let response = app.http.get(app.url(path)).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
 async fn certificates(app: &TestApp, learner: &str) -> Vec<Value> {
     app.get_json(
         &format!("/v1/learners/{learner}/certificates"),
@@ -285,15 +292,7 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
     assert_eq!(hero["certificate"]["id"], id.as_str());
 
     // Public: no token needed.
-    let public: Value = app
-        .http
-        .get(app.url(&format!("/v1/certificates/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let public: Value = public_json(&app, &format!("/v1/certificates/{id}")).await;
     assert_eq!(public["learner"], "ada");
     assert_eq!(public["tier"], "hero");
     assert_eq!(public["status"], "active");
@@ -314,15 +313,7 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
 
     // An independent JOSE implementation verifies it against the published JWKS.
     let jws = public["credential"].as_str().unwrap();
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = public_json(&app, "/.well-known/jwks.json").await;
     let (header, payload) = jwcrypto_verify(jws, &jwks).await.unwrap();
     assert_eq!(header["alg"], "EdDSA");
     // The kid is a URI that dereferences to the key: its entry in the JWKS.
@@ -568,15 +559,7 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
             .status(),
         409
     );
-    let list: Value = app
-        .http
-        .get(app.url("/v1/revocations"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = public_json(&app, "/v1/revocations").await;
     assert_eq!(
         list["revokedCredentials"][0]["id"],
         format!("urn:uuid:{id}").as_str()
@@ -630,15 +613,7 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
     let after = certificates(&app, "carol").await[0].clone();
     assert_eq!(after["kid"], new_kid.as_str());
     assert_ne!(after["kid"], before["kid"]);
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = public_json(&app, "/.well-known/jwks.json").await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     for certificate in [&before, &after] {
         jwcrypto_verify(certificate["credential"].as_str().unwrap(), &jwks)
@@ -681,15 +656,7 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = public_json(&app, "/.well-known/jwks.json").await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
     assert!(
         jwcrypto_verify(before["credential"].as_str().unwrap(), &jwks)
@@ -1025,15 +992,7 @@ async fn a_separate_worker_process_issues_as_the_server() {
     earn_hero(&app, &ada).await;
     let held = certificates(&app, "ada").await;
     assert_eq!(held.len(), 1);
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = public_json(&app, "/.well-known/jwks.json").await;
     let (_, payload) = jwcrypto_verify(held[0]["credential"].as_str().unwrap(), &jwks)
         .await
         .unwrap();
