@@ -5,6 +5,7 @@
 use crate::exercise::manifest::{Compare, Kind, Visibility};
 use crate::exercise::resolved::{ResolvedExercise, ResolvedTest};
 use crate::runner::{CaseObservation, CaseOutcome, RunReport};
+use crate::value::Value;
 use serde::{Deserialize, Serialize};
 
 /// The cap on the message and output text kept per test.
@@ -67,9 +68,9 @@ pub struct TestResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected: Option<serde_json::Value>,
+    pub expected: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub actual: Option<serde_json::Value>,
+    pub actual: Option<Value>,
 }
 
 impl TestResult {
@@ -236,7 +237,7 @@ fn grade_case(
     let actual = match kind {
         Kind::Function | Kind::Sql | Kind::Http => observation.value.clone(),
         Kind::Suite => None,
-        Kind::Io => Some(serde_json::Value::String(cap_text(&stdout))),
+        Kind::Io => Some(Value::Str(cap_text(&stdout))),
     };
     TestResult {
         name: test.name.clone(),
@@ -261,12 +262,12 @@ fn grade_case(
 }
 
 /// A value shown in a result, replaced by a note when its JSON is over the cap.
-fn cap_value(value: serde_json::Value) -> serde_json::Value {
-    let text = value.to_string();
+fn cap_value(value: Value) -> Value {
+    let text = value.to_json();
     if text.len() <= MESSAGE_CAP {
         value
     } else {
-        serde_json::Value::String(cap_text(&text))
+        Value::Str(cap_text(&text))
     }
 }
 
@@ -278,53 +279,21 @@ fn judge(
     stdout: &str,
 ) -> Result<(), (TestStatus, String)> {
     let failed = |why: String| (TestStatus::Failed, why);
+    let expected = test.expected.as_ref().unwrap_or(&Value::Null);
+    let actual = observation.value.as_ref().unwrap_or(&Value::Null);
     match kind {
         Kind::Io => compare(test, stdout).map_err(failed),
-        Kind::Http => {
-            let expected = test.expected.as_ref().unwrap_or(&serde_json::Value::Null);
-            let actual = observation
-                .value
-                .as_ref()
-                .unwrap_or(&serde_json::Value::Null);
-            http_matches(expected, actual, test.tolerance.unwrap_or(0.0)).map_err(failed)
-        }
-        Kind::Function => {
-            let expected = test.expected.as_ref().unwrap_or(&serde_json::Value::Null);
-            let actual = observation
-                .value
-                .as_ref()
-                .unwrap_or(&serde_json::Value::Null);
-            if values_equal(expected, actual, test.tolerance.unwrap_or(0.0)) {
-                Ok(())
-            } else {
-                Err(failed(format!(
-                    "expected {}, got {}",
-                    preview(expected),
-                    preview(actual)
-                )))
-            }
-        }
-        Kind::Sql => {
-            let expected = test.expected.as_ref().unwrap_or(&serde_json::Value::Null);
-            let actual = observation
-                .value
-                .as_ref()
-                .unwrap_or(&serde_json::Value::Null);
-            compare_rows(
-                expected,
-                actual,
-                test.ordered,
-                test.tolerance.unwrap_or(0.0),
-            )
-            .map_err(failed)
-        }
+        Kind::Http => http_matches(expected, actual, test.tolerance).map_err(failed),
+        Kind::Function if values_equal(expected, actual, test.tolerance) => Ok(()),
+        Kind::Function => Err(failed(format!(
+            "expected {}, got {}",
+            preview(expected),
+            preview(actual)
+        ))),
+        Kind::Sql => compare_rows(expected, actual, test.ordered, test.tolerance).map_err(failed),
         Kind::Suite => {
-            let value = observation.value.as_ref();
-            let status = value.and_then(|v| v["status"].as_str()).unwrap_or("error");
-            let message = value
-                .and_then(|v| v["message"].as_str())
-                .unwrap_or_default()
-                .to_string();
+            let status = actual["status"].as_str().unwrap_or("error");
+            let message = actual["message"].as_str().unwrap_or_default().to_string();
             match status {
                 "passed" => Ok(()),
                 "failed" => Err(failed(message)),
@@ -338,11 +307,7 @@ fn judge(
 /// Checks an HTTP answer `{status, headers, body}` against an `expect` table: the
 /// status, each named header (names case-insensitive, values exact), and the body as a
 /// JSON subset (`json`) or exactly (`body`).
-fn http_matches(
-    expected: &serde_json::Value,
-    actual: &serde_json::Value,
-    tolerance: f64,
-) -> Result<(), String> {
+fn http_matches(expected: &Value, actual: &Value, tolerance: Option<f64>) -> Result<(), String> {
     let status = &actual["status"];
     if expected["status"] != *status {
         return Err(format!(
@@ -351,9 +316,9 @@ fn http_matches(
             preview(status)
         ));
     }
-    if let Some(headers) = expected["headers"].as_object() {
+    if let Some(headers) = expected["headers"].as_map() {
         for (name, want) in headers {
-            let got = &actual["headers"][name.to_ascii_lowercase()];
+            let got = &actual["headers"][name.to_ascii_lowercase().as_str()];
             let matches = match (want.as_str(), got.as_str()) {
                 // A media type matches with or without parameters (`; charset=utf-8`).
                 (Some(want), Some(got)) if name.eq_ignore_ascii_case("content-type") => {
@@ -373,10 +338,10 @@ fn http_matches(
     }
     let body = actual["body"].as_str().unwrap_or_default();
     if let Some(want) = expected.get("json") {
-        let Ok(got) = serde_json::from_str::<serde_json::Value>(body) else {
+        let Ok(got) = Value::parse(body.as_bytes()) else {
             return Err(format!(
                 "expected a JSON body, got {}",
-                preview(&serde_json::Value::String(body.to_string()))
+                preview(&Value::str(body))
             ));
         };
         if !json_subset(want, &got, tolerance) {
@@ -393,7 +358,7 @@ fn http_matches(
         return Err(format!(
             "expected the body {}, got {}",
             preview(&expected["body"]),
-            preview(&serde_json::Value::String(body.to_string()))
+            preview(&Value::str(body))
         ));
     }
     Ok(())
@@ -401,13 +366,12 @@ fn http_matches(
 
 /// `want` is found in `got`: objects may hold more keys, arrays match item by item with
 /// the same length, and scalars compare as in `values_equal`.
-pub fn json_subset(want: &serde_json::Value, got: &serde_json::Value, tolerance: f64) -> bool {
-    use serde_json::Value;
+pub fn json_subset(want: &Value, got: &Value, tolerance: Option<f64>) -> bool {
     match (want, got) {
-        (Value::Object(want), Value::Object(got)) => want
+        (Value::Map(want), Value::Map(got)) => want
             .iter()
             .all(|(key, w)| got.get(key).is_some_and(|g| json_subset(w, g, tolerance))),
-        (Value::Array(want), Value::Array(got)) => {
+        (Value::List(want), Value::List(got)) => {
             want.len() == got.len()
                 && want
                     .iter()
@@ -420,17 +384,18 @@ pub fn json_subset(want: &serde_json::Value, got: &serde_json::Value, tolerance:
 
 /// The `expect` table a reference's answer sets when a manifest leaves it out: its
 /// status, and its body as JSON (a subset check) or as text.
-pub fn http_expectation(answer: &serde_json::Value) -> serde_json::Value {
+pub fn http_expectation(answer: &Value) -> Value {
     let body = answer["body"].as_str().unwrap_or_default();
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(json) => serde_json::json!({"status": answer["status"], "json": json}),
-        Err(_) => serde_json::json!({"status": answer["status"], "body": body}),
-    }
+    let (key, expected_body) = match Value::parse(body.as_bytes()) {
+        Ok(json) => ("json", json),
+        Err(_) => ("body", Value::str(body)),
+    };
+    Value::object([("status", answer["status"].clone()), (key, expected_body)])
 }
 
 /// A short rendering of a value for a message.
-fn preview(value: &serde_json::Value) -> String {
-    let text = value.to_string();
+fn preview(value: &Value) -> String {
+    let text = value.to_json();
     if text.len() > 300 {
         format!("{}…", &text[..text.floor_char_boundary(300)])
     } else {
@@ -438,18 +403,22 @@ fn preview(value: &serde_json::Value) -> String {
     }
 }
 
-/// JSON equality where numbers compare as numbers (3 equals 3.0), within `tolerance`.
-/// Booleans are not numbers, and object keys must match exactly.
-pub fn values_equal(
-    expected: &serde_json::Value,
-    actual: &serde_json::Value,
-    tolerance: f64,
-) -> bool {
-    use serde_json::Value;
+/// Equality of JSON values for grading. Integers compare exactly, at any size; floats
+/// compare exactly, or within `tolerance` when the test sets one. An integer and a float
+/// are never equal unless the test sets a tolerance (then they compare as numbers): a
+/// float cannot pass for an exact integer. Booleans are not numbers, and object keys
+/// must match exactly.
+pub fn values_equal(expected: &Value, actual: &Value, tolerance: Option<f64>) -> bool {
     match (expected, actual) {
-        (Value::Number(want), Value::Number(got)) => match (want.as_i64(), got.as_i64()) {
-            (Some(want), Some(got)) if tolerance == 0.0 => want == got,
-            _ => {
+        (Value::Int(_) | Value::BigInt(_), Value::Int(_) | Value::BigInt(_))
+            if tolerance.is_none() =>
+        {
+            expected == actual
+        }
+        (Value::Float(want), Value::Float(got)) if tolerance.is_none() => want == got,
+        (want, got) if want.is_number() && got.is_number() => match tolerance {
+            None => false,
+            Some(tolerance) => {
                 let (want, got) = (
                     want.as_f64().unwrap_or(f64::NAN),
                     got.as_f64().unwrap_or(f64::NAN),
@@ -457,14 +426,14 @@ pub fn values_equal(
                 want == got || (want - got).abs() <= tolerance
             }
         },
-        (Value::Array(want), Value::Array(got)) => {
+        (Value::List(want), Value::List(got)) => {
             want.len() == got.len()
                 && want
                     .iter()
                     .zip(got)
                     .all(|(w, g)| values_equal(w, g, tolerance))
         }
-        (Value::Object(want), Value::Object(got)) => {
+        (Value::Map(want), Value::Map(got)) => {
             want.len() == got.len()
                 && want
                     .iter()
@@ -476,12 +445,12 @@ pub fn values_equal(
 
 /// Compares query results: in order, or as a multiset of rows.
 fn compare_rows(
-    expected: &serde_json::Value,
-    actual: &serde_json::Value,
+    expected: &Value,
+    actual: &Value,
     ordered: bool,
-    tolerance: f64,
+    tolerance: Option<f64>,
 ) -> Result<(), String> {
-    let (Some(want), Some(got)) = (expected.as_array(), actual.as_array()) else {
+    let (Some(want), Some(got)) = (expected.as_list(), actual.as_list()) else {
         return Err("the query returned no rows".to_string());
     };
     if want.len() != got.len() {
@@ -500,7 +469,7 @@ fn compare_rows(
         }
         return Ok(());
     }
-    let mut unmatched: Vec<&serde_json::Value> = got.iter().collect();
+    let mut unmatched: Vec<&Value> = got.iter().collect();
     for w in want {
         match unmatched.iter().position(|g| values_equal(w, g, tolerance)) {
             Some(at) => {
@@ -667,45 +636,101 @@ mod tests {
         );
     }
 
+    fn v(value: serde_json::Value) -> Value {
+        Value::from(value)
+    }
+
+    fn exact(text: &str) -> Value {
+        Value::parse(text.as_bytes()).unwrap()
+    }
+
     #[test]
-    fn values_compare_as_json_with_numbers_as_numbers() {
+    fn values_compare_as_json_with_exact_integers() {
         use serde_json::json;
-        assert!(values_equal(&json!([1, 2.0]), &json!([1.0, 2]), 0.0));
-        assert!(!values_equal(&json!(true), &json!(1), 0.0));
+        assert!(values_equal(&v(json!([1, 2.0])), &v(json!([1, 2.0])), None));
+        assert!(
+            !values_equal(&v(json!([1, 2.0])), &v(json!([1.0, 2])), None),
+            "an integer is not a float without a tolerance"
+        );
+        assert!(
+            values_equal(&v(json!([1, 2.0])), &v(json!([1.0, 2])), Some(0.0)),
+            "with a tolerance they compare as numbers"
+        );
+        assert!(!values_equal(&v(json!(true)), &v(json!(1)), None));
         assert!(!values_equal(
-            &json!({"a": 1}),
-            &json!({"a": 1, "b": 2}),
-            0.0
+            &v(json!({"a": 1})),
+            &v(json!({"a": 1, "b": 2})),
+            None
         ));
-        assert!(values_equal(&json!(0.1), &json!(0.1000001), 1e-6));
-        assert!(!values_equal(&json!(0.1), &json!(0.2), 1e-6));
+        assert!(values_equal(
+            &v(json!(0.1)),
+            &v(json!(0.1000001)),
+            Some(1e-6)
+        ));
+        assert!(!values_equal(&v(json!(0.1)), &v(json!(0.2)), Some(1e-6)));
         assert!(
             compare_rows(
-                &json!([["a", 1], ["b", 2]]),
-                &json!([["b", 2], ["a", 1]]),
+                &v(json!([["a", 1], ["b", 2]])),
+                &v(json!([["b", 2], ["a", 1]])),
                 false,
-                0.0
+                None
             )
             .is_ok()
         );
         assert!(
             compare_rows(
-                &json!([["a", 1], ["b", 2]]),
-                &json!([["b", 2], ["a", 1]]),
+                &v(json!([["a", 1], ["b", 2]])),
+                &v(json!([["b", 2], ["a", 1]])),
                 true,
-                0.0
+                None
             )
             .is_err()
         );
         assert!(
             compare_rows(
-                &json!([["a", 1], ["a", 1]]),
-                &json!([["a", 1], ["b", 1]]),
+                &v(json!([["a", 1], ["a", 1]])),
+                &v(json!([["a", 1], ["b", 1]])),
                 false,
-                0.0
+                None
             )
             .is_err()
         );
+    }
+
+    /// The review's findings: n! + 1 scored as n!, float(n!) passed for n!, and a float
+    /// sum passed for an exact integer above 2^53.
+    #[test]
+    fn integers_beyond_64_bits_compare_exactly() {
+        let factorial_25 = "15511210043330985984000000";
+        let plus_one = "15511210043330985984000001";
+        assert!(values_equal(
+            &exact(factorial_25),
+            &exact(factorial_25),
+            None
+        ));
+        assert!(!values_equal(&exact(factorial_25), &exact(plus_one), None));
+        assert!(
+            !values_equal(&exact(factorial_25), &exact("1.5511210043330986e+25"), None),
+            "float(25!) is not 25!"
+        );
+        assert!(
+            !values_equal(
+                &exact("9007199254740993"),
+                &exact("9007199254740992.0"),
+                None
+            ),
+            "a float sum is not the integer above 2^53"
+        );
+        assert!(!values_equal(
+            &exact("9007199254740993"),
+            &exact("9007199254740992"),
+            None
+        ));
+        assert!(values_equal(
+            &exact("[-170141183460469231731687303715884105728]"),
+            &exact("[-170141183460469231731687303715884105728]"),
+            None
+        ));
     }
 
     #[test]
@@ -713,7 +738,7 @@ mod tests {
         let mut hidden = result(TestStatus::Failed, 0.0);
         hidden.visibility = Visibility::Hidden;
         hidden.message = Some("secret".into());
-        hidden.expected = Some(serde_json::json!("secret"));
+        hidden.expected = Some(Value::str("secret"));
         let view = hidden.learner_view();
         assert_eq!(
             (view.message, view.expected, view.output, view.actual),

@@ -29,4 +29,5 @@ pub mod runner;
 pub mod runtimes;
 pub mod store;
 pub mod telemetry;
+pub mod value;
 pub mod worker;

@@ -10,7 +10,7 @@ use crate::exercise::manifest::RunnerKind;
 use crate::grading::Verdict;
 use crate::runner::{Limits, RunReport, Runner};
 use crate::store::Store;
-use crate::store::submissions::{Claim, Status};
+use crate::store::submissions::{Claim, Resources, Status, StoredResult, WorkerInfo};
 use apalis::prelude::{BoxDynError, Data};
 use sqlx::Acquire;
 use std::sync::Arc;
@@ -180,22 +180,24 @@ impl Grader {
             RunReport::CompileError { .. } => (0, 0),
         };
         let elapsed = started.elapsed();
-        let result = serde_json::json!({
-            "tests": grade.tests,
-            "message": grade.message,
-            "runner": exercise.runner.as_str(),
-            "runtime": runtime,
-            "limits": limits,
+        let result = StoredResult {
+            tests: grade.tests,
+            message: grade.message,
+            runner: Some(exercise.runner.as_str().to_string()),
+            runtime: Some(runtime),
+            limits: Some(limits),
             // CPU in the runner's unit: wasm fuel, or Docker's CPU microseconds.
-            "resources": {
-                "cpu_fuel": (exercise.runner == RunnerKind::Wasm).then_some(cpu),
-                "cpu_us": (exercise.runner == RunnerKind::Docker).then_some(cpu),
-                "wall_ms": elapsed.as_millis() as u64,
-                "peak_memory_bytes": peak_memory,
-            },
-            "attempt": attempt,
-            "worker": {"pid": std::process::id()},
-        });
+            resources: Some(Resources {
+                cpu_fuel: (exercise.runner == RunnerKind::Wasm).then_some(cpu),
+                cpu_us: (exercise.runner == RunnerKind::Docker).then_some(cpu),
+                wall_ms: elapsed.as_millis() as u64,
+                peak_memory_bytes: peak_memory,
+            }),
+            attempt: Some(attempt),
+            worker: Some(WorkerInfo {
+                pid: std::process::id(),
+            }),
+        };
         // Read before the completing transaction (neither changes during a grading); a
         // failure here is certification's, never the grading's.
         let snapshot = match self.snapshots.get(&self.store).await {

@@ -1,14 +1,15 @@
 //! `/v1/submissions` and the `/v1/results` feed.
 
 use super::AppState;
-use super::auth::Caller;
+use super::auth::{Authorized, Caller, FeedReaders};
 use super::error::{ApiError, Json, Query};
 use crate::completions::Completions;
 use crate::exercise::manifest::check_learner_file_name;
 use crate::grading::{TestResult, Verdict};
+use crate::runner::{Limits, RuntimeInfo};
 use crate::store::submissions::{
-    Created, IdempotencyKey, ListFilter, NewSubmission, Status, SubmissionRecord, decode_cursor,
-    decode_feed_cursor, encode_feed_cursor,
+    Created, IdempotencyKey, ListFilter, NewSubmission, Resources, Status, SubmissionRecord,
+    decode_cursor, decode_feed_cursor, encode_feed_cursor,
 };
 use crate::store::tokens::{Role, check_learner_id};
 use axum::extract::{Path, State};
@@ -75,12 +76,9 @@ pub struct SubmissionView {
     /// The compile error or infrastructure message, when there is one.
     pub message: Option<String>,
     pub runner: Option<String>,
-    #[schema(value_type = Object)]
-    pub runtime: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
-    pub limits: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
-    pub resources: Option<serde_json::Value>,
+    pub runtime: Option<RuntimeInfo>,
+    pub limits: Option<Limits>,
+    pub resources: Option<Resources>,
     pub attempts: i64,
     pub created_at: String,
     pub completed_at: Option<String>,
@@ -88,15 +86,12 @@ pub struct SubmissionView {
 
 /// Builds the view of a record for `caller`.
 pub fn view(record: SubmissionRecord, caller: &Caller) -> SubmissionView {
-    let result = record.result.unwrap_or(serde_json::Value::Null);
-    let tests: Vec<TestResult> =
-        serde_json::from_value(result["tests"].clone()).unwrap_or_default();
+    let result = record.result.unwrap_or_default();
     let tests = if caller.sees_hidden_data() {
-        tests
+        result.tests
     } else {
-        tests.iter().map(TestResult::learner_view).collect()
+        result.tests.iter().map(TestResult::learner_view).collect()
     };
-    let field = |name: &str| Some(result[name].clone()).filter(|value| !value.is_null());
     SubmissionView {
         id: record.id,
         exercise: ExerciseRef {
@@ -109,11 +104,11 @@ pub fn view(record: SubmissionRecord, caller: &Caller) -> SubmissionView {
         score: record.score,
         max_score: record.max_score,
         tests,
-        message: result["message"].as_str().map(str::to_string),
-        runner: result["runner"].as_str().map(str::to_string),
-        runtime: field("runtime"),
-        limits: field("limits"),
-        resources: field("resources"),
+        message: result.message,
+        runner: result.runner,
+        runtime: result.runtime,
+        limits: result.limits,
+        resources: result.resources,
         attempts: record.attempts,
         created_at: record.created_at,
         completed_at: record.completed_at,
@@ -411,10 +406,9 @@ pub struct FeedPage {
     responses((status = 200, body = FeedPage)), security(("bearer" = [])))]
 pub async fn feed(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Authorized<FeedReaders>,
     Query(query): Query<FeedQuery>,
 ) -> Result<axum::Json<FeedPage>, ApiError> {
-    caller.require(&[Role::Integration, Role::Instructor, Role::Admin])?;
     let after = match &query.after {
         Some(cursor) => decode_feed_cursor(cursor).ok_or_else(|| {
             ApiError::BadRequest("the cursor is not one this API gave out".into())

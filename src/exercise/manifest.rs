@@ -333,6 +333,21 @@ impl Manifest {
                     }
                 }
                 Kind::Http => {
+                    // Probes run in order against one server, so a visible probe after a
+                    // hidden one could show what the hidden one sent (other kinds run
+                    // their visible tests first, whatever the manifest's order).
+                    if test.visibility == Visibility::Visible
+                        && self.tests[..index]
+                            .iter()
+                            .any(|earlier| earlier.visibility == Visibility::Hidden)
+                    {
+                        return Err(ManifestError::new(
+                            field("visibility"),
+                            "an http exercise's probes run in order against one server: \
+                             list the hidden tests after every visible one, so that no \
+                             visible answer can carry what a hidden probe sent",
+                        ));
+                    }
                     http_request(test.request.as_ref())
                         .map_err(|problem| ManifestError::new(field("request"), problem))?;
                     if let Some(expect) = &test.expect {

@@ -7,7 +7,8 @@ pub mod resolved;
 
 use crate::grading::{self, Grade, Verdict};
 use crate::runner::{CaseInput, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError};
-use manifest::{Compare, Kind, Language, ManifestError, RunnerKind};
+use crate::value::Value;
+use manifest::{Compare, Kind, Language, ManifestError, RunnerKind, Visibility};
 use package::{Package, PackageError};
 use resolved::{ResolvedExercise, ResolvedTest};
 use serde::Serialize;
@@ -94,13 +95,14 @@ fn resolve_tests(package: &Package) -> Result<Vec<ResolvedTest>, PackageError> {
             Some(path) => Some(package.text_file(&format!("tests[{index}].seed"), path)?),
             None => None,
         };
+        // TOML integers fit 64 bits, so the conversion is exact.
         let expected = match package.manifest.kind {
             Kind::Sql => test
                 .expected_rows
                 .as_ref()
-                .map(|rows| serde_json::json!(rows)),
-            Kind::Http => test.expect.clone(),
-            _ => test.expected.clone(),
+                .map(|rows| Value::from(serde_json::json!(rows))),
+            Kind::Http => test.expect.as_ref().map(Value::from),
+            _ => test.expected.as_ref().map(Value::from),
         };
         let request = match package.manifest.kind {
             Kind::Http => Some(manifest::http_request(test.request.as_ref()).map_err(
@@ -117,7 +119,10 @@ fn resolve_tests(package: &Package) -> Result<Vec<ResolvedTest>, PackageError> {
             compare: test.compare,
             tolerance: test.tolerance,
             pattern: test.pattern.clone(),
-            args: test.args.clone(),
+            args: test
+                .args
+                .as_ref()
+                .map(|args| args.iter().map(Value::from).collect()),
             expected,
             seed,
             ordered: test.ordered.unwrap_or(false),
@@ -161,14 +166,30 @@ fn resolve_support(package: &Package) -> Result<BTreeMap<String, String>, Packag
 
 /// Builds the run request for one program against every test of `exercise`. Expected
 /// values stay out of it.
+/// The order the sandbox runs the tests in: every visible test before any hidden one,
+/// each group in manifest order. Text is shown only for visible tests, so no text a
+/// learner sees was produced after a hidden test's input had entered the sandbox (a
+/// program could keep it, in memory or on disk, and print it later). http probes run in
+/// manifest order against one server; their manifests list hidden tests last.
+pub fn run_order(exercise: &ResolvedExercise) -> Vec<usize> {
+    let all = 0..exercise.tests.len();
+    if exercise.kind == Kind::Http {
+        return all.collect();
+    }
+    let (visible, hidden): (Vec<usize>, Vec<usize>) =
+        all.partition(|&index| exercise.tests[index].visibility == Visibility::Visible);
+    visible.into_iter().chain(hidden).collect()
+}
+
+/// The request for `files`, its cases in `run_order`.
 pub fn run_request(
     exercise: &ResolvedExercise,
     files: BTreeMap<String, Vec<u8>>,
     maxima: &Limits,
 ) -> RunRequest {
-    let cases = exercise
-        .tests
-        .iter()
+    let cases = run_order(exercise)
+        .into_iter()
+        .map(|index| &exercise.tests[index])
         .map(|test| match exercise.kind {
             Kind::Function => CaseInput::Call(test.args.clone().unwrap_or_default()),
             Kind::Sql => CaseInput::Seed(test.seed.clone().unwrap_or_default()),
@@ -196,6 +217,34 @@ pub fn run_request(
     }
 }
 
+/// Runs `files` against every test of `exercise`; the observations come back in
+/// manifest order (the sandbox ran them in `run_order`).
+pub async fn run_tests(
+    exercise: &ResolvedExercise,
+    files: BTreeMap<String, Vec<u8>>,
+    runner: &dyn Runner,
+    maxima: &Limits,
+) -> Result<(RunReport, crate::runner::RuntimeInfo), RunnerError> {
+    let request = run_request(exercise, files, maxima);
+    let (report, info) = runner.run(&request).await?;
+    let RunReport::Cases(observations) = report else {
+        return Ok((report, info));
+    };
+    if observations.len() != exercise.tests.len() {
+        return Err(RunnerError(format!(
+            "the runner returned {} observations for {} tests",
+            observations.len(),
+            exercise.tests.len()
+        )));
+    }
+    let mut in_manifest_order = vec![None; observations.len()];
+    for (index, observation) in run_order(exercise).into_iter().zip(observations) {
+        in_manifest_order[index] = Some(observation);
+    }
+    let observations = in_manifest_order.into_iter().flatten().collect();
+    Ok((RunReport::Cases(observations), info))
+}
+
 /// Grades `files` against `exercise` with `runner`.
 pub async fn grade_files(
     exercise: &ResolvedExercise,
@@ -203,17 +252,7 @@ pub async fn grade_files(
     runner: &dyn Runner,
     maxima: &Limits,
 ) -> Result<(Grade, crate::runner::RuntimeInfo, RunReport), RunnerError> {
-    let request = run_request(exercise, files, maxima);
-    let (report, info) = runner.run(&request).await?;
-    if let RunReport::Cases(observations) = &report
-        && observations.len() != exercise.tests.len()
-    {
-        return Err(RunnerError(format!(
-            "the runner returned {} observations for {} tests",
-            observations.len(),
-            exercise.tests.len()
-        )));
-    }
+    let (report, info) = run_tests(exercise, files, runner, maxima).await?;
     let grade = grading::grade(exercise, &report);
     Ok((grade, info, report))
 }
@@ -319,8 +358,7 @@ pub async fn validate(
         exercise.slug,
         exercise.tests.len()
     ));
-    let request = run_request(&exercise, solution.clone(), maxima);
-    let (run, _) = runner.run(&request).await?;
+    let (run, _) = run_tests(&exercise, solution.clone(), runner, maxima).await?;
     let mut problems = Vec::new();
     if let RunReport::Cases(observations) = &run {
         for (test, observation) in exercise.tests.iter_mut().zip(observations) {

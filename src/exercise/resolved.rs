@@ -4,6 +4,7 @@
 use super::manifest::{
     Compare, HttpSpec, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility,
 };
+use crate::value::Value;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -20,10 +21,12 @@ pub struct ResolvedTest {
     pub pattern: Option<String>,
     /// function: the call's arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub args: Option<Vec<serde_json::Value>>,
-    /// function: the expected return value; sql: the expected rows (a list of lists).
+    pub args: Option<Vec<Value>>,
+    /// function: the expected return value; sql: the expected rows (a list of lists);
+    /// http: the `expect` table. Exact: an integer computed by the reference keeps every
+    /// digit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expected: Option<serde_json::Value>,
+    pub expected: Option<Value>,
     /// sql: the seed script (text), run after the schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<String>,
@@ -38,13 +41,13 @@ pub struct ResolvedTest {
 
 impl ResolvedTest {
     /// The expectation as shown to a learner for a visible test.
-    pub fn expected_display(&self) -> Option<serde_json::Value> {
+    pub fn expected_display(&self) -> Option<Value> {
         if self.expected.is_some() {
             return self.expected.clone();
         }
         match self.compare {
-            Compare::Regex => self.pattern.clone().map(serde_json::Value::String),
-            _ => self.expected_stdout.clone().map(serde_json::Value::String),
+            Compare::Regex => self.pattern.clone().map(Value::Str),
+            _ => self.expected_stdout.clone().map(Value::Str),
         }
     }
 }

@@ -9,6 +9,7 @@
 //!
 //! Output is capped per phase: the write that passes the cap traps the guest at once.
 
+use crate::value::Value;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -39,13 +40,51 @@ pub struct CaseRecord {
     pub started: Option<Instant>,
     pub finished: Option<Instant>,
     /// The harness's `end` frame.
-    pub end: Option<serde_json::Value>,
+    pub end: Option<Value>,
     pub memory_denied: bool,
+}
+
+/// What the host writes to the guest's stdin, when. The request line goes first; each
+/// case's input follows only once the harness has ended the case before it. So no input
+/// is inside the sandbox before its case (a hidden test's input cannot be read, or
+/// printed, by code running for an earlier, visible test).
+#[derive(Debug, Default)]
+pub struct Inbox {
+    ready: std::collections::VecDeque<u8>,
+    /// Case inputs not sent yet, in run order (one JSON line each).
+    queued: std::collections::VecDeque<Vec<u8>>,
+    /// Nothing more comes once `queued` is empty: the guest reads end-of-file.
+    closes: bool,
+    reader: Option<std::task::Waker>,
+}
+
+impl Inbox {
+    /// `first` now; each of `then` after an `end` frame; end-of-file after the last.
+    pub fn new(first: Vec<u8>, then: Vec<Vec<u8>>) -> Inbox {
+        Inbox {
+            ready: first.into(),
+            queued: then.into(),
+            closes: true,
+            reader: None,
+        }
+    }
+
+    /// Sends the next queued input.
+    fn release_next(&mut self) {
+        if let Some(next) = self.queued.pop_front() {
+            self.ready.extend(next);
+            if let Some(reader) = self.reader.take() {
+                reader.wake();
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
 pub struct Tracker {
     marker: Option<Vec<u8>>,
+    /// The guest's stdin.
+    pub inbox: Inbox,
     pending: Vec<u8>,
     pub phase: Phase,
     /// Bumped at every phase change; the epoch callback resets the fuel when it moves.
@@ -61,6 +100,9 @@ pub struct Tracker {
     /// Set when frames break the protocol (only learner code that got hold of the
     /// nonce could send them): the host then charges the run to the submission.
     pub violation: Option<String>,
+    /// Set at `load` or the first `begin`: learner code may run from here on, so frames
+    /// that only the harness's own start may send (`compile_error`, `fault`) are refused.
+    learner_started: bool,
     cap: usize,
     phase_output: usize,
     /// Set when a phase passed the output cap (the guest was trapped).
@@ -69,7 +111,7 @@ pub struct Tracker {
     pub memory_denied: bool,
     pub cases: BTreeMap<usize, CaseRecord>,
     /// Frames that are not `begin`/`end`: ready, load, compile_error, load_error, …
-    pub events: Vec<serde_json::Value>,
+    pub events: Vec<Value>,
     /// Learner output outside any case (while loading).
     pub loading_output: Vec<u8>,
 }
@@ -103,6 +145,7 @@ impl Tracker {
         }
         Tracker {
             marker,
+            inbox: Inbox::default(),
             pending: Vec::new(),
             phase,
             seq: 0,
@@ -112,6 +155,7 @@ impl Tracker {
             next_case: None,
             scanned: 0,
             violation: None,
+            learner_started: false,
             cap,
             phase_output: 0,
             output_exceeded: false,
@@ -207,20 +251,52 @@ impl Tracker {
             };
             let end = self.scanned + offset;
             self.scanned = 0;
-            let frame: Option<serde_json::Value> = serde_json::from_slice(&body[..end]).ok();
+            let frame = Value::parse(&body[..end]);
             self.pending.drain(..marker.len() + end + 1);
-            self.frame(frame.unwrap_or_else(
-                || serde_json::json!({"event": "fault", "message": "a frame was not JSON"}),
-            ));
+            match frame {
+                Ok(frame) => self.frame(frame),
+                Err(problem) => self.unreadable_frame(&problem),
+            }
         }
+    }
+
+    /// A frame the host cannot parse. While a case is open it is that case's result
+    /// (whatever the learner returned or raised made it), an error; elsewhere it breaks
+    /// the protocol. Never an infrastructure fault.
+    fn unreadable_frame(&mut self, problem: &str) {
+        if self.violation.is_some() {
+            return;
+        }
+        let Phase::Case(index) = self.phase else {
+            self.violation = Some(format!("a frame that is not JSON ({problem})"));
+            return;
+        };
+        let message = format!(
+            "the test's result could not be read ({problem}): the value or message \
+             is not valid JSON text"
+        );
+        let mut error = std::collections::BTreeMap::new();
+        error.insert("message".to_string(), Value::str(message));
+        let mut end = std::collections::BTreeMap::new();
+        end.insert("event".to_string(), Value::str("end"));
+        end.insert("ok".to_string(), Value::Bool(false));
+        end.insert("error".to_string(), Value::Map(error));
+        let case = self.cases.entry(index).or_default();
+        case.finished = Some(Instant::now());
+        case.end = Some(Value::Map(end));
+        self.enter(Phase::Loading);
+        self.inbox.release_next();
     }
 
     /// Applies one harness frame. Frames must follow the protocol: `ready` once at
     /// start, `load` before any case, `begin i` only between cases and for the next case,
-    /// `end i` only for the open case, nothing after `done`. A frame out of order can only
-    /// come from learner code that reached the nonce; it moves nothing (no new deadline,
-    /// no fresh fuel) and marks the run.
-    fn frame(&mut self, frame: serde_json::Value) {
+    /// `end i` only for the open case, nothing after `done`. `compile_error` and `fault`
+    /// only before any learner code has run (a compile error is a parse of the learner's
+    /// files, never something their code raised), and `load_error` only between `load`
+    /// and the first case (its message is shown on every test). A frame out of order can
+    /// only come from learner code that reached the nonce; it moves nothing (no new
+    /// deadline, no fresh fuel) and marks the run.
+    fn frame(&mut self, frame: Value) {
         if self.violation.is_some() {
             return;
         }
@@ -236,11 +312,20 @@ impl Tracker {
                 }
                 ("end", Some(index)) => self.phase == Phase::Case(index),
                 ("begin" | "end", None) => false,
+                ("compile_error" | "fault", _) => {
+                    self.phase != Phase::Start && !self.learner_started
+                }
+                ("load_error", _) => {
+                    self.phase == Phase::Loading && self.learner_started && self.cases.is_empty()
+                }
                 _ => self.phase != Phase::Start,
             };
         if !in_order {
             self.violation = Some(format!("a {event:?} frame out of order"));
             return;
+        }
+        if matches!(event.as_str(), "load" | "begin") {
+            self.learner_started = true;
         }
         match (event.as_str(), index) {
             ("begin", Some(index)) => {
@@ -253,6 +338,7 @@ impl Tracker {
                 case.finished = Some(Instant::now());
                 case.end = Some(frame);
                 self.enter(Phase::Loading);
+                self.inbox.release_next();
             }
             ("ready" | "load", _) => {
                 self.enter(Phase::Loading);
@@ -269,8 +355,10 @@ impl Tracker {
     }
 
     /// The first event named `name`.
-    pub fn event(&self, name: &str) -> Option<&serde_json::Value> {
-        self.events.iter().find(|event| event["event"] == name)
+    pub fn event(&self, name: &str) -> Option<&Value> {
+        self.events
+            .iter()
+            .find(|event| event["event"].as_str() == Some(name))
     }
 }
 
@@ -283,17 +371,50 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .position(|window| window == needle)
 }
 
-/// A shared handle on the tracker.
+/// A shared handle on the tracker, and the signal that its deadline moved.
 #[derive(Clone, Debug)]
-pub struct Shared(pub Arc<Mutex<Tracker>>);
+pub struct Shared(Arc<SharedTracker>);
+
+#[derive(Debug)]
+struct SharedTracker {
+    tracker: Mutex<Tracker>,
+    /// Woken whenever a write may have moved the deadline, so that a waiter asleep
+    /// until an older (later) deadline re-arms at once.
+    deadline_moved: tokio::sync::Notify,
+}
 
 impl Shared {
     pub fn new(tracker: Tracker) -> Shared {
-        Shared(Arc::new(Mutex::new(tracker)))
+        Shared(Arc::new(SharedTracker {
+            tracker: Mutex::new(tracker),
+            deadline_moved: tokio::sync::Notify::new(),
+        }))
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Tracker> {
-        self.0.lock().expect("output tracker")
+        self.0.tracker.lock().expect("output tracker")
+    }
+
+    /// Feeds guest bytes to the tracker and wakes the deadline waiter when a frame
+    /// moved the phase.
+    fn write(&self, stderr: bool, bytes: &[u8]) -> Result<(), ()> {
+        let (result, moved) = {
+            let mut tracker = self.lock();
+            let before = tracker.deadline;
+            let result = tracker.write(stderr, bytes);
+            (result, tracker.deadline != before)
+        };
+        if moved {
+            self.0.deadline_moved.notify_waiters();
+        }
+        result
+    }
+
+    /// The guest's stdin, fed from the tracker's inbox.
+    pub fn input(&self) -> GuestInput {
+        GuestInput {
+            shared: self.clone(),
+        }
     }
 
     /// A stdout (or stderr) stream for the WASI context.
@@ -304,15 +425,63 @@ impl Shared {
         }
     }
 
-    /// Resolves when the current phase's deadline has passed.
+    /// Resolves when the current phase's deadline has passed. The deadline a frame
+    /// moves (earlier or later) is the one waited for from then on.
     pub async fn deadline_passed(&self) {
         loop {
+            let moved = self.0.deadline_moved.notified();
+            tokio::pin!(moved);
+            // Registered before the deadline is read, so no move can slip between.
+            moved.as_mut().enable();
             let deadline = self.lock().deadline;
             if Instant::now() >= deadline {
                 return;
             }
-            tokio::time::sleep_until(deadline.into()).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline.into()) => {}
+                () = moved => {}
+            }
         }
+    }
+}
+
+/// The guest's stdin: what the inbox has released so far; a read waits for more, and
+/// ends (end-of-file) once the inbox has nothing left to send.
+pub struct GuestInput {
+    shared: Shared,
+}
+
+impl tokio::io::AsyncRead for GuestInput {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let mut tracker = self.shared.lock();
+        let inbox = &mut tracker.inbox;
+        if inbox.ready.is_empty() {
+            if inbox.closes && inbox.queued.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            inbox.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let count = buf.remaining().min(inbox.ready.len());
+        let bytes: Vec<u8> = inbox.ready.drain(..count).collect();
+        buf.put_slice(&bytes);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl IsTerminal for GuestInput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl wasmtime_wasi::cli::StdinStream for GuestInput {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncRead + Send + Sync> {
+        Box::new(self.shared.input())
     }
 }
 
@@ -325,7 +494,6 @@ pub struct GuestStream {
 impl GuestStream {
     fn accept(&self, bytes: &[u8]) -> Result<(), StreamError> {
         self.shared
-            .lock()
             .write(self.stderr, bytes)
             .map_err(|()| StreamError::Trap(wasmtime::format_err!("output limit exceeded")))
     }
@@ -421,7 +589,7 @@ mod tests {
         let case = &t.cases[&0];
         assert_eq!(case.stdout, b"hello");
         assert_eq!(case.stderr, b"oops");
-        assert_eq!(case.end.as_ref().unwrap()["ok"], true);
+        assert_eq!(case.end.as_ref().unwrap()["ok"], Value::Bool(true));
         assert_eq!(t.phase, Phase::Loading);
     }
 

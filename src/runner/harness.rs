@@ -14,7 +14,7 @@
 //! into this binary), `/submission` (the learner's files) and `/support` (the suite
 //! kind's test files). Nothing else of the host is visible, and nothing is writable.
 
-use super::channel::{CaseRecord, Shared, Tracker};
+use super::channel::{CaseRecord, Inbox, Shared, Tracker};
 use super::compiled;
 pub use super::compiled::Source;
 use super::wasm::{RunState, WasmRunner};
@@ -23,11 +23,11 @@ use super::{
 };
 use crate::exercise::manifest::{Kind, Language};
 use crate::runtimes::{Runtime, RuntimeStore};
+use crate::value::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wasmtime::{InstancePre, Linker};
 use wasmtime_wasi::p1;
-use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 const PYTHON_HARNESS: &str = include_str!("../../sandboxes/wasm/harness/python/harness.py");
@@ -238,40 +238,83 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
-/// The request line the harness reads first on stdin. It holds no expected value.
-fn request_line(request: &RunRequest, nonce: &str, start: usize) -> Vec<u8> {
-    let cases: Vec<serde_json::Value> = request
-        .cases
-        .iter()
-        .map(|case| match case {
-            CaseInput::Stdin(bytes) => {
-                serde_json::json!({"stdin": String::from_utf8_lossy(bytes)})
-            }
-            CaseInput::Call(args) => serde_json::json!({"args": args}),
-            CaseInput::Seed(seed) => serde_json::json!({"seed": seed}),
-            CaseInput::Test(name) => serde_json::json!({"test": name}),
-            CaseInput::Request(_) => serde_json::Value::Null,
-        })
-        .collect();
-    let suite: Vec<String> = request
-        .support
-        .keys()
-        .filter(|name| name.ends_with(".py"))
-        .map(|name| format!("/support/{name}"))
-        .collect();
-    let mut line = serde_json::to_vec(&serde_json::json!({
-        "nonce": nonce,
-        "kind": kind_name(request.kind),
-        "entrypoint": format!("/submission/{}", request.entrypoint),
-        "function": request.function,
-        "schema": request.schema,
-        "suite": suite,
-        "start": start,
-        "cases": cases,
-    }))
-    .expect("a JSON value serializes");
+/// The request line the harness reads first on stdin. It holds no case: each case's
+/// input follows on its own line once the case before it has ended (`channel::Inbox`).
+/// Nothing here is an expected value.
+#[derive(serde::Serialize)]
+struct HarnessRequest<'a> {
+    nonce: &'a str,
+    kind: &'static str,
+    entrypoint: String,
+    function: &'a Option<String>,
+    schema: &'a Option<String>,
+    suite: Vec<String>,
+    start: usize,
+    count: usize,
+}
+
+/// One case's input as the harness reads it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum HarnessCase<'a> {
+    Stdin(String),
+    Args(&'a [crate::value::Value]),
+    Seed(&'a str),
+    Test(&'a str),
+}
+
+/// A JSON line, written as text directly so exact integers stay exact.
+fn json_line(value: &impl serde::Serialize) -> Vec<u8> {
+    let mut line = serde_json::to_vec(value).expect("a harness message serializes");
     line.push(b'\n');
     line
+}
+
+/// What the instance reads on stdin, from case `start`: the request line, then one line
+/// per case, each released after the case before it ends. An ES module runs once, so a
+/// QuickJS io instance runs one case, and reads its raw stdin after the request.
+fn harness_input(request: &RunRequest, runtime: Runtime, nonce: &str, start: usize) -> Inbox {
+    let header = json_line(&HarnessRequest {
+        nonce,
+        kind: kind_name(request.kind),
+        entrypoint: format!("/submission/{}", request.entrypoint),
+        function: &request.function,
+        schema: &request.schema,
+        suite: request
+            .support
+            .keys()
+            .filter(|name| name.ends_with(".py"))
+            .map(|name| format!("/support/{name}"))
+            .collect(),
+        start,
+        count: request.cases.len(),
+    });
+    if runtime == Runtime::QuickJs && request.kind == Kind::Io {
+        let mut first = header;
+        if let Some(CaseInput::Stdin(bytes)) = request.cases.get(start) {
+            first.extend_from_slice(bytes);
+        }
+        return Inbox::new(first, Vec::new());
+    }
+    let cases = request.cases[start..]
+        .iter()
+        .map(|case| {
+            json_line(&match case {
+                CaseInput::Stdin(bytes) => {
+                    HarnessCase::Stdin(String::from_utf8_lossy(bytes).into())
+                }
+                CaseInput::Call(args) => HarnessCase::Args(args),
+                CaseInput::Seed(seed) => HarnessCase::Seed(seed),
+                CaseInput::Test(name) => HarnessCase::Test(name),
+                // The http kind never reaches a language harness.
+                CaseInput::Request(_) => HarnessCase::Seed(""),
+            })
+        })
+        .collect::<Vec<_>>();
+    let mut cases = cases.into_iter();
+    let mut first = header;
+    first.extend(cases.next().unwrap_or_default());
+    Inbox::new(first, cases.collect())
 }
 
 /// Runs every case of `request` in the language's runtime.
@@ -345,7 +388,7 @@ fn observation(outcome: CaseOutcome, record: CaseRecord) -> CaseObservation {
 }
 
 /// The traceback (or message) of a harness error object.
-fn error_text(error: &serde_json::Value) -> String {
+fn error_text(error: &Value) -> String {
     error["traceback"]
         .as_str()
         .filter(|text| !text.is_empty())
@@ -355,21 +398,22 @@ fn error_text(error: &serde_json::Value) -> String {
 }
 
 /// The observation of a case the harness finished (`end` frame).
-fn finished_case(kind: Kind, end: &serde_json::Value, mut record: CaseRecord) -> CaseObservation {
+fn finished_case(kind: Kind, end: &Value, mut record: CaseRecord) -> CaseObservation {
     let memory_denied = record.memory_denied;
-    let value = if end["ok"] == true {
+    let ok = end["ok"].as_bool() == Some(true);
+    let value = if ok {
         match kind {
-            Kind::Suite => Some(serde_json::json!({
-                "status": end["status"].clone(),
-                "message": end["message"].clone(),
-            })),
+            Kind::Suite => Some(Value::object([
+                ("status", end["status"].clone()),
+                ("message", end["message"].clone()),
+            ])),
             Kind::Io => None,
             _ => Some(end["value"].clone()),
         }
     } else {
         None
     };
-    let outcome = if end["ok"] != true {
+    let outcome = if !ok {
         if memory_denied {
             CaseOutcome::MemoryLimit
         } else {
@@ -425,23 +469,15 @@ async fn run_batch(
         limits.wall() * phases + STARTUP_SLACK,
     );
     tracker.expect_case(start);
+    tracker.inbox = harness_input(request, runtime, &nonce, start);
     let tracker = Shared::new(tracker);
-    let mut stdin = request_line(request, &nonce, start);
-    if runtime == Runtime::QuickJs
-        && request.kind == Kind::Io
-        && let Some(CaseInput::Stdin(bytes)) = request.cases.get(start)
-    {
-        // An ES module runs once, so each io case gets its own instance and its stdin
-        // follows the request line.
-        stdin.extend_from_slice(bytes);
-    }
     let argv: &[&str] = match runtime {
         Runtime::Python => &["python", "-I", "-S", "-B", "-u", "/harness/harness.py"],
         Runtime::QuickJs => &["qjs", "--std", "-m", "/harness/harness.mjs"],
     };
     let mut builder = WasiCtxBuilder::new();
     builder
-        .stdin(MemoryInputPipe::new(stdin))
+        .stdin(tracker.input())
         .stdout(tracker.stream(false))
         .stderr(tracker.stream(true))
         .args(argv);
@@ -521,7 +557,7 @@ async fn run_batch(
     let rest = reached..request.cases.len();
     if let Some(event) = tampered {
         let what: Vec<&str> = event["what"]
-            .as_array()
+            .as_list()
             .map(|items| items.iter().filter_map(|item| item.as_str()).collect())
             .unwrap_or_default();
         let message = format!(

@@ -13,6 +13,7 @@ pub mod harness;
 pub mod wasm;
 
 use crate::exercise::manifest::{HttpSpec, Kind, Language, RunnerKind};
+use crate::value::Value;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -84,7 +85,7 @@ pub enum CaseInput {
     /// io: the program's stdin.
     Stdin(Vec<u8>),
     /// function: the arguments of the call.
-    Call(Vec<serde_json::Value>),
+    Call(Vec<Value>),
     /// sql: the seed script run after the schema.
     Seed(String),
     /// suite: the test to run (`Class.test_method`, or a full id).
@@ -117,7 +118,7 @@ pub struct CaseObservation {
     /// What a harness observed beyond stdout: the returned value (function), the rows
     /// (sql), or `{status, message}` (suite). Never a verdict.
     #[serde(default)]
-    pub value: Option<serde_json::Value>,
+    pub value: Option<Value>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub duration: Duration,

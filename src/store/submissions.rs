@@ -10,7 +10,8 @@
 //! in order and a reader paging by `feed_seq` never skips or repeats a result.
 
 use super::{Store, now_ms, rfc3339};
-use crate::grading::Verdict;
+use crate::grading::{TestResult, Verdict};
+use crate::runner::{Limits, RuntimeInfo};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
@@ -57,6 +58,59 @@ impl Status {
 }
 
 /// A submission row.
+/// A grading's stored result. One type: the worker writes it through `complete` (or
+/// `finish`), `record` reads it, always as JSON text, so exact integers in the tests'
+/// values stay exact.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoredResult {
+    #[serde(default)]
+    pub tests: Vec<TestResult>,
+    /// The compile error, or why grading gave up.
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<RuntimeInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerInfo>,
+}
+
+/// What a grading used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Resources {
+    /// wasm fuel (about one unit per instruction), for the wasm runner.
+    pub cpu_fuel: Option<u64>,
+    /// CPU microseconds, for the Docker runner.
+    pub cpu_us: Option<u64>,
+    pub wall_ms: u64,
+    pub peak_memory_bytes: u64,
+}
+
+/// The process that graded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    pub pid: u32,
+}
+
+impl StoredResult {
+    /// The result of a submission whose every attempt failed for the host's reasons.
+    pub fn gave_up(max_attempts: i64) -> StoredResult {
+        StoredResult {
+            message: Some(format!(
+                "grading failed {max_attempts} times for infrastructure reasons; not charged to the learner"
+            )),
+            ..StoredResult::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SubmissionRecord {
     pub id: String,
@@ -68,7 +122,7 @@ pub struct SubmissionRecord {
     pub score: Option<f64>,
     pub max_score: f64,
     pub attempts: i64,
-    pub result: Option<serde_json::Value>,
+    pub result: Option<StoredResult>,
     pub feed_seq: Option<i64>,
     pub created_at: String,
     pub completed_at: Option<String>,
@@ -435,17 +489,13 @@ impl Store {
         };
         let attempt: i64 = row.get("attempts");
         if attempt > max_attempts {
-            let result = serde_json::json!({
-                "tests": [],
-                "message": format!("grading failed {max_attempts} times for infrastructure reasons; not charged to the learner"),
-            });
             self.finish(
                 id,
                 &lease,
                 Status::Failed,
                 Verdict::InternalError,
                 None,
-                &result,
+                &StoredResult::gave_up(max_attempts),
             )
             .await?;
             return Ok(Claim::Exhausted);
@@ -460,19 +510,13 @@ impl Store {
         lease: &str,
         max_attempts: i64,
     ) -> Result<bool, sqlx::Error> {
-        let result = serde_json::json!({
-            "tests": [],
-            "message": format!(
-                "grading failed {max_attempts} times for infrastructure reasons; not charged to the learner"
-            ),
-        });
         self.finish(
             id,
             lease,
             Status::Failed,
             Verdict::InternalError,
             None,
-            &result,
+            &StoredResult::gave_up(max_attempts),
         )
         .await
     }
@@ -514,7 +558,7 @@ impl Store {
         status: Status,
         verdict: Verdict,
         score: Option<f64>,
-        result: &serde_json::Value,
+        result: &StoredResult,
     ) -> Result<bool, sqlx::Error> {
         match self
             .complete(id, lease, status, verdict, score, result)
@@ -538,8 +582,10 @@ impl Store {
         status: Status,
         verdict: Verdict,
         score: Option<f64>,
-        result: &serde_json::Value,
+        result: &StoredResult,
     ) -> Result<Option<sqlx::Transaction<'static, sqlx::Any>>, sqlx::Error> {
+        let result =
+            serde_json::to_string(result).map_err(|error| sqlx::Error::Encode(error.into()))?;
         let mut transaction = self.writer.begin().await?;
         let seq: i64 =
             sqlx::query("UPDATE feed_counter SET next = next + 1 WHERE id = 1 RETURNING next")
@@ -555,7 +601,7 @@ impl Store {
         .bind(status.as_str())
         .bind(verdict.as_str())
         .bind(score)
-        .bind(result.to_string())
+        .bind(result)
         .bind(seq - 1)
         .bind(now_ms())
         .execute(&mut *transaction)

@@ -248,6 +248,34 @@ async fn learner_cannot_use_instructor_or_integration_routes(backend: Backend) {
     assert_eq!(body["error"]["code"], "forbidden");
     let feed = app.get("/v1/results", &ada).await;
     assert_eq!(feed.status(), 403);
+    // The role is checked before the query or body is read: a learner's malformed
+    // request is refused as a learner's, not as malformed.
+    let feed = app.get("/v1/results?limit=not-a-number", &ada).await;
+    assert_eq!(feed.status(), 403);
+    for body in [None, Some("{not json"), Some(r#"{"reason": 5}"#)] {
+        let mut request = app
+            .http
+            .post(app.url("/v1/certificates/cert-unknown/revoke"))
+            .bearer_auth(&ada);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        let revoke = request.send().await.unwrap();
+        assert_eq!(revoke.status(), 403, "revoke with {body:?}");
+    }
+    let anonymous = app
+        .http
+        .post(app.url("/v1/certificates/cert-unknown/revoke"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous.status(),
+        401,
+        "no token: 401 before the missing body"
+    );
     let anonymous = app.http.get(app.url("/v1/exercises")).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
     let bad_token = app.get("/v1/exercises", "vdt_lrn_not-a-real-token").await;

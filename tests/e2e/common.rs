@@ -321,3 +321,18 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+/// The hidden input of the integrity fixtures: nothing a learner sees may contain it.
+pub const SECRET: &str = "hidden-input-7f3a9c";
+
+/// Everything a learner is shown of a grading: the submission's message and the
+/// learner's view of every test.
+pub fn learner_sees(grade: &verdict::grading::Grade) -> String {
+    let tests: Vec<verdict::grading::TestResult> =
+        grade.tests.iter().map(|test| test.learner_view()).collect();
+    format!(
+        "{} {}",
+        grade.message.clone().unwrap_or_default(),
+        serde_json::to_string(&tests).unwrap()
+    )
+}

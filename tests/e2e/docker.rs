@@ -162,6 +162,9 @@ struct Program {
     runs: Option<usize>,
     #[allow(dead_code)]
     id: Option<String>,
+    /// A hidden test whose stdin is `SECRET` comes first in the manifest.
+    #[serde(default)]
+    hidden: bool,
 }
 
 /// Every hostile program gets its expected verdict, within its limits, and leaves no
@@ -205,7 +208,14 @@ async fn every_hostile_program_gets_its_expected_verdict() {
                 };
                 let mut problems = Vec::new();
                 for cases in runs {
-                    let exercise = io_exercise(language, entrypoint, &cases, limits);
+                    let mut exercise = io_exercise(language, entrypoint, &cases, limits);
+                    if program.hidden {
+                        let mut hidden = exercise.tests[0].clone();
+                        hidden.name = "hidden".into();
+                        hidden.visibility = Visibility::Hidden;
+                        hidden.stdin = format!("{SECRET}\n");
+                        exercise.tests.insert(0, hidden);
+                    }
                     let files = BTreeMap::from([(entrypoint.to_string(), source.clone())]);
                     let started = Instant::now();
                     let (grade, info, _) =
@@ -214,6 +224,10 @@ async fn every_hostile_program_gets_its_expected_verdict() {
                             .unwrap_or_else(|error| panic!("{path}: {error}"));
                     let elapsed = started.elapsed();
                     assert!(info.digest.starts_with("sha256:"), "{info:?}");
+                    let seen = learner_sees(&grade);
+                    if seen.contains(SECRET) {
+                        problems.push(format!("{path}: the learner sees the hidden input: {seen}"));
+                    }
                     if grade.verdict.as_str() != program.verdict {
                         problems.push(format!(
                             "{path}: expected {}, got {} ({:?})",

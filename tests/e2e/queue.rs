@@ -134,7 +134,7 @@ async fn killed_worker_mid_grading_completes_exactly_once_after_restart(backend:
     assert_eq!(done["verdict"], "accepted", "{done}");
     assert_eq!(done["attempts"], 2, "graded again after the kill: {done}");
     let record = app.store().submission(id).await.unwrap().unwrap();
-    assert_eq!(record.result.unwrap()["worker"]["pid"], second.pid());
+    assert_eq!(record.result.unwrap().worker.unwrap().pid, second.pid());
     let feed = read_feed(&app, 1, 100).await;
     assert_eq!(feed, vec![id.to_string()], "exactly one result");
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -196,7 +196,7 @@ async fn two_worker_processes_on_one_postgres_share_the_work() {
         assert_eq!(done["verdict"], "accepted", "{done}");
         assert_eq!(done["attempts"], 1);
         let record = app.store().submission(id).await.unwrap().unwrap();
-        graded_by.insert(record.result.unwrap()["worker"]["pid"].as_u64().unwrap());
+        graded_by.insert(u64::from(record.result.unwrap().worker.unwrap().pid));
     }
     let pids: HashSet<u64> = workers.iter().map(|w| w.pid() as u64).collect();
     assert_eq!(graded_by, pids, "both workers graded");

@@ -2,7 +2,7 @@
 //! it must get (sandboxes/wasm/test-programs/expected.toml), through the real runner and
 //! the host-side grader.
 
-use crate::common::repo;
+use crate::common::{SECRET, learner_sees, repo};
 use std::collections::BTreeMap;
 use verdict::exercise::manifest::{
     Compare, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility,
@@ -10,6 +10,7 @@ use verdict::exercise::manifest::{
 use verdict::exercise::resolved::{ResolvedExercise, ResolvedTest};
 use verdict::runner::Limits;
 use verdict::runner::wasm::WasmRunner;
+use verdict::value::Value;
 
 #[derive(serde::Deserialize)]
 struct Expectations {
@@ -23,6 +24,24 @@ struct Expectations {
 struct LanguageProgram {
     kind: String,
     verdict: String,
+    /// A hidden test with a secret input comes first in the manifest.
+    #[serde(default)]
+    hidden_input: bool,
+}
+
+/// Puts a hidden test before the exercise's one visible test, with `SECRET` as its
+/// input (stdin for io, the one argument for function).
+fn with_hidden_test_first(mut exercise: ResolvedExercise) -> ResolvedExercise {
+    let visible = exercise.tests[0].clone();
+    let hidden = ResolvedTest {
+        name: "hidden".into(),
+        visibility: Visibility::Hidden,
+        stdin: format!("{SECRET}\n"),
+        args: Some(vec![Value::str(SECRET)]),
+        ..visible.clone()
+    };
+    exercise.tests = vec![hidden, visible];
+    exercise
 }
 
 /// One test that passes only with the output (io) or value (function) "sandbox held".
@@ -54,12 +73,15 @@ fn exercise(
             tolerance: None,
             pattern: None,
             args: Some(vec![]),
-            expected: Some(serde_json::json!("sandbox held")),
-            seed: None,
+            expected: Some(match kind {
+                Kind::Sql => serde_json::json!([]).into(),
+                _ => serde_json::json!("sandbox held").into(),
+            }),
+            seed: (kind == Kind::Sql).then(|| "INSERT INTO held VALUES ('sandbox held');".into()),
             ordered: false,
         }],
         function: (kind == Kind::Function).then(|| "solve".to_string()),
-        schema: None,
+        schema: (kind == Kind::Sql).then(|| "CREATE TABLE held (x TEXT);".to_string()),
         support: BTreeMap::new(),
         http: None,
     }
@@ -87,12 +109,12 @@ const MAXIMA: Limits = Limits {
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_python_and_javascript_program_gets_its_expected_verdict() {
+async fn every_python_javascript_and_sql_program_gets_its_expected_verdict() {
     use futures::StreamExt;
     let dir = repo().join("sandboxes/wasm/test-programs");
     let expectations = expectations();
     let mut on_disk = Vec::new();
-    for language in ["python", "javascript"] {
+    for language in ["python", "javascript", "sql"] {
         for entry in std::fs::read_dir(dir.join(language)).unwrap() {
             on_disk.push(format!(
                 "{language}/{}",
@@ -113,23 +135,30 @@ async fn every_python_and_javascript_program_gets_its_expected_verdict() {
             let runner = runner.clone();
             let source = std::fs::read(dir.join(path)).unwrap();
             async move {
-                let (language, entrypoint) = if path.ends_with(".py") {
-                    (Language::Python, "main.py")
-                } else {
-                    (Language::Javascript, "main.js")
+                let (language, entrypoint) = match path.rsplit('.').next() {
+                    Some("py") => (Language::Python, "main.py"),
+                    Some("sql") => (Language::Sql, "query.sql"),
+                    _ => (Language::Javascript, "main.js"),
                 };
-                let kind = if program.kind == "io" {
-                    Kind::Io
-                } else {
-                    Kind::Function
+                let kind = match program.kind.as_str() {
+                    "io" => Kind::Io,
+                    "sql" => Kind::Sql,
+                    _ => Kind::Function,
                 };
-                let exercise = exercise(language, kind, entrypoint, limits);
+                let mut exercise = exercise(language, kind, entrypoint, limits);
+                if program.hidden_input {
+                    exercise = with_hidden_test_first(exercise);
+                }
                 let files = BTreeMap::from([(entrypoint.to_string(), source)]);
                 let (grade, info, _) =
                     verdict::exercise::grade_files(&exercise, files, &runner, &MAXIMA)
                         .await
                         .unwrap();
                 assert!(info.runtime.contains("WASI"), "{}", info.runtime);
+                let seen = learner_sees(&grade);
+                if seen.contains(SECRET) {
+                    return Some(format!("{path}: the learner sees the hidden input: {seen}"));
+                }
                 (grade.verdict.as_str() != program.verdict).then(|| {
                     format!(
                         "{path}: expected {}, got {} ({:?} {:?})",
@@ -247,4 +276,55 @@ async fn output_is_capped_and_peak_memory_recorded() {
         "{}",
         cases[0].peak_memory_bytes
     );
+}
+
+/// Every test of this submission sleeps far past its wall limit (and past the
+/// interpreter's start-up allowance): each must end as `time_limit` at its own limit, and
+/// the grading must be final in about tests × wall, not after job timeouts and retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_whose_every_test_sleeps_is_time_limited_test_by_test() {
+    let runner = runner();
+    let limits = LimitsSpec {
+        wall_ms: Some(1000),
+        ..LimitsSpec::default()
+    };
+    for (language, entrypoint, source) in [
+        (
+            Language::Python,
+            "main.py",
+            "import time\n\ndef solve(n):\n    time.sleep(30)\n    return n\n",
+        ),
+        (
+            Language::Javascript,
+            "main.js",
+            "export function solve(n) {\n  os.sleep(30000);\n  return n;\n}\n",
+        ),
+    ] {
+        let mut exercise = exercise(language, Kind::Function, entrypoint, limits);
+        let template = exercise.tests[0].clone();
+        exercise.tests = (0..4)
+            .map(|n| ResolvedTest {
+                name: format!("sleeps {n}"),
+                args: Some(vec![serde_json::json!(n).into()]),
+                expected: Some(serde_json::json!(n).into()),
+                ..template.clone()
+            })
+            .collect();
+        let files = BTreeMap::from([(entrypoint.to_string(), source.as_bytes().to_vec())]);
+        let started = std::time::Instant::now();
+        let (grade, _, _) = verdict::exercise::grade_files(&exercise, files, &runner, &MAXIMA)
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(grade.verdict.as_str(), "time_limit", "{language:?}");
+        for test in &grade.tests {
+            assert_eq!(
+                test.status,
+                verdict::grading::TestStatus::TimeLimit,
+                "{language:?} {test:?}"
+            );
+        }
+        // 4 tests × 1 s, plus an interpreter start per test; far below a job timeout.
+        assert!(elapsed.as_secs() < 15, "{language:?} took {elapsed:?}");
+    }
 }

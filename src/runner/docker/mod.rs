@@ -16,6 +16,7 @@ use crate::runner::{
     CaseInput, CaseObservation, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError,
     RuntimeInfo,
 };
+use crate::value::Value;
 use bollard::Docker;
 use sandbox::{Ended, Exec, ExecOutput, Sandbox};
 use std::collections::{BTreeMap, HashMap};
@@ -551,16 +552,22 @@ impl DockerRunner {
                     Language::Python => "/work/harness/function.py",
                     _ => "/work/harness/function.mjs",
                 };
-                let stdin = serde_json::json!({
-                    "nonce": nonce,
-                    "entrypoint": request.entrypoint,
-                    "function": request.function.clone().unwrap_or_default(),
-                    "args": args,
-                });
-                (
-                    vec![interpreter.to_string(), harness.to_string()],
-                    stdin.to_string().into_bytes(),
-                )
+                #[derive(serde::Serialize)]
+                struct FunctionRequest<'a> {
+                    nonce: &'a str,
+                    entrypoint: &'a str,
+                    function: &'a str,
+                    args: &'a [Value],
+                }
+                // Written as text directly, so exact integers stay exact.
+                let stdin = serde_json::to_vec(&FunctionRequest {
+                    nonce,
+                    entrypoint: &request.entrypoint,
+                    function: request.function.as_deref().unwrap_or_default(),
+                    args,
+                })
+                .map_err(|error| RunnerError(format!("the function request: {error}")))?;
+                (vec![interpreter.to_string(), harness.to_string()], stdin)
             }
             other => {
                 return Err(RunnerError(format!(
@@ -663,14 +670,14 @@ impl DockerRunner {
                 let (outcome, value) = match &results {
                     Ok(results) => {
                         let value = match results.get(name) {
-                            Some(result) => serde_json::json!({
-                                "status": result.status,
-                                "message": result.message,
-                            }),
-                            None => serde_json::json!({
-                                "status": "error",
-                                "message": format!("the suite reported no test named {name:?} (a collection error, or a test that was renamed)"),
-                            }),
+                            Some(result) => Value::object([
+                                ("status", Value::str(result.status)),
+                                ("message", Value::str(result.message.clone())),
+                            ]),
+                            None => Value::object([
+                                ("status", Value::str("error")),
+                                ("message", Value::str(format!("the suite reported no test named {name:?} (a collection error, or a test that was renamed)"))),
+                            ]),
                         };
                         (CaseOutcome::Exited { code: 0 }, Some(value))
                     }
@@ -765,9 +772,10 @@ impl DockerRunner {
             String::new()
         };
         drop_sandbox(sandbox).await?;
-        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str(line).ok())
+        let lines: Vec<Value> = out
+            .stdout
+            .split(|&byte| byte == b'\n')
+            .filter_map(|line| Value::parse(line).ok())
             .collect();
         let ready = lines.first().cloned().unwrap_or_default();
         let not_ready = if ready["ready"].as_bool() == Some(true) {
@@ -793,11 +801,11 @@ impl DockerRunner {
                     ),
                     (None, Some(record)) if record.get("status").is_some() => (
                         CaseOutcome::Exited { code: 0 },
-                        Some(serde_json::json!({
-                            "status": record["status"],
-                            "headers": record["headers"],
-                            "body": record["body"],
-                        })),
+                        Some(Value::object([
+                            ("status", record["status"].clone()),
+                            ("headers", record["headers"].clone()),
+                            ("body", record["body"].clone()),
+                        ])),
                     ),
                     (None, Some(record)) if record["timeout"].as_bool() == Some(true) => {
                         (CaseOutcome::TimeLimit, None)
@@ -885,11 +893,7 @@ pub fn image_tag(args: &DockerArgs, language: Language) -> anyhow::Result<String
 }
 
 /// An observation of a case that left no output of its own.
-fn observation(
-    outcome: CaseOutcome,
-    value: Option<serde_json::Value>,
-    duration: Duration,
-) -> CaseObservation {
+fn observation(outcome: CaseOutcome, value: Option<Value>, duration: Duration) -> CaseObservation {
     CaseObservation {
         outcome,
         value,

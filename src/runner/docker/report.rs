@@ -2,6 +2,7 @@
 //! result frame, pytest's JUnit XML, `node --test`'s TAP, and the prober's JSON lines.
 //! Each parser only reads observations; verdicts are decided in `grading`.
 
+use crate::value::Value;
 use std::collections::BTreeMap;
 
 /// One suite test as its framework reported it: `passed`, `failed`, `skipped` or
@@ -14,7 +15,7 @@ pub struct SuiteResult {
 
 /// Splits the function harness's output into the learner's stdout and the one result
 /// frame, which must be the last thing written: `"\n\x1e" nonce " " json "\n"`.
-pub fn split_frame(stdout: &[u8], nonce: &str) -> Result<(Vec<u8>, serde_json::Value), String> {
+pub fn split_frame(stdout: &[u8], nonce: &str) -> Result<(Vec<u8>, Value), String> {
     let marker = format!("\n\x1e{nonce} ");
     let marker = marker.as_bytes();
     let positions: Vec<usize> = stdout
@@ -37,14 +38,14 @@ pub fn split_frame(stdout: &[u8], nonce: &str) -> Result<(Vec<u8>, serde_json::V
     if body.contains(&b'\n') {
         return Err("output followed the result frame".to_string());
     }
-    let value = serde_json::from_slice(body)
-        .map_err(|error| format!("the result frame is not JSON: {error}"))?;
+    let value =
+        Value::parse(body).map_err(|error| format!("the result frame is not JSON: {error}"))?;
     Ok((stdout[..at].to_vec(), value))
 }
 
 /// Every frame in `stdout` (`"\n\x1e" nonce " " json "\n"`, anywhere), in order, and
 /// the output around them. A frame that is not JSON is an error.
-pub fn frames(stdout: &[u8], nonce: &str) -> Result<(Vec<serde_json::Value>, Vec<u8>), String> {
+pub fn frames(stdout: &[u8], nonce: &str) -> Result<(Vec<Value>, Vec<u8>), String> {
     let marker = format!("\n\x1e{nonce} ");
     let marker = marker.as_bytes();
     let (mut values, mut rest) = (Vec::new(), Vec::new());
@@ -63,7 +64,7 @@ pub fn frames(stdout: &[u8], nonce: &str) -> Result<(Vec<serde_json::Value>, Vec
                     .map(|n| body_start + n)
                     .ok_or("a result frame was cut off")?;
                 values.push(
-                    serde_json::from_slice(&stdout[body_start..end])
+                    Value::parse(&stdout[body_start..end])
                         .map_err(|error| format!("a result frame is not JSON: {error}"))?,
                 );
                 at = end + 1;
@@ -79,7 +80,7 @@ pub fn frames(stdout: &[u8], nonce: &str) -> Result<(Vec<serde_json::Value>, Vec
 
 /// node:test results as verdict's reporter framed them (`reporter.mjs`), by name. A
 /// name reported twice is an error: a test's result must come from one run.
-pub fn reporter_results(frames: &[serde_json::Value]) -> BTreeMap<String, SuiteResult> {
+pub fn reporter_results(frames: &[Value]) -> BTreeMap<String, SuiteResult> {
     let mut results: BTreeMap<String, SuiteResult> = BTreeMap::new();
     for frame in frames {
         let name = frame["name"].as_str().unwrap_or_default().to_string();
@@ -221,7 +222,7 @@ mod tests {
     fn a_frame_must_be_single_and_last() {
         let (out, value) = split_frame(b"hello\n\n\x1eabc [1,2]\n", "abc").unwrap();
         assert_eq!(out, b"hello\n");
-        assert_eq!(value, serde_json::json!([1, 2]));
+        assert_eq!(value, Value::from(serde_json::json!([1, 2])));
         assert!(split_frame(b"\n\x1eabc 1\n\n\x1eabc 2\n", "abc").is_err());
         assert!(split_frame(b"\n\x1eabc 1\nmore", "abc").is_err());
         assert!(split_frame(b"no frame", "abc").is_err());

@@ -2,7 +2,9 @@
 // observations to the host. It never sees expected values and never decides a verdict.
 //
 // The host writes one JSON request line on stdin (a fresh random nonce, the kind, the
-// entrypoint, the cases); for the io kind the case's stdin follows it. Every report is a
+// entrypoint, the number of cases). For the function kind each case's arguments follow
+// on a line of their own, sent only once the case before has ended; for the io kind (one
+// case per instance) the case's stdin follows the request. Every report is a
 // frame on fd 1:  "\n" "\x1e" <nonce> " " <json> "\n". Learner output goes to the same
 // stream; the host splits it at frames.
 //
@@ -10,6 +12,7 @@
 // before the learner's module is imported: another module cannot read or rebind them.
 // See sandboxes/README.md, "The result channel".
 import * as std from "qjs:std";
+import * as os from "qjs:os";
 
 const out = std.out;
 const puts = out.puts;
@@ -41,8 +44,10 @@ function put(target, key, value) {
 const request = parse(std.in.getline());
 const marker = "\n\x1e" + request.nonce + " ";
 delete request.nonce;
-const { kind, entrypoint, cases } = request;
+const { kind, entrypoint, count } = request;
 const start = request.start || 0;
+const getline = std.in.getline;
+const stdin = std.in;
 
 /**
  * JSON text of a value built by the harness (plain objects, arrays and primitives),
@@ -138,15 +143,35 @@ function describe(error) {
   };
 }
 
-/** A SyntaxError raised while parsing the module (not one thrown by running code). */
-function isParseError(error) {
-  return (
-    error instanceof SyntaxError &&
-    !StringCtor(error.stack || "").includes("(native)")
-  );
+/**
+ * Parses every learner module without running any of it. Only this may report a
+ * compile error: an error raised once learner code runs (a SyntaxError it builds from a
+ * test's input, say) is that test's runtime error, shown only for visible tests.
+ */
+function parseError() {
+  const [names] = os.readdir("/submission");
+  for (const name of (names || []).sort()) {
+    if (!name.endsWith(".js") && !name.endsWith(".mjs")) continue;
+    const path = "/submission/" + name;
+    const source = std.loadFile(path);
+    if (source === null) return `cannot read ${path}`;
+    try {
+      std.evalScript(source, { compile_only: true, compile_module: true });
+    } catch (error) {
+      const { type, message } = describe(error);
+      const line = typeof error.lineNumber === "number" ? `:${error.lineNumber}` : "";
+      return `${path}${line}\n${type}: ${message}`;
+    }
+  }
+  return null;
 }
 
 emit({ event: "ready" });
+const syntax = parseError();
+if (syntax !== null) {
+  emit({ event: "compile_error", message: syntax });
+  std.exit(0);
+}
 
 if (kind === "function") {
   emit({ event: "load" });
@@ -154,11 +179,7 @@ if (kind === "function") {
   try {
     module = await import(entrypoint);
   } catch (error) {
-    if (isParseError(error)) {
-      emit({ event: "compile_error", message: describe(error).traceback });
-    } else {
-      emit({ event: "load_error", error: describe(error) });
-    }
+    emit({ event: "load_error", error: describe(error) });
     std.exit(0);
   }
   const fn = module[request.function];
@@ -168,8 +189,8 @@ if (kind === "function") {
     emit({ event: "load_error", error: { type: "ReferenceError", message, traceback: message } });
     std.exit(0);
   }
-  for (let index = start; index < cases.length; index++) {
-    const args = cases[index].args;
+  for (let index = start; index < count; index++) {
+    const args = parse(apply(getline, stdin, [])).args;
     emit({ event: "begin", case: index });
     let event;
     try {
@@ -196,10 +217,6 @@ if (kind === "function") {
   try {
     await import(entrypoint);
   } catch (error) {
-    if (isParseError(error)) {
-      emit({ event: "compile_error", message: describe(error).traceback });
-      std.exit(0);
-    }
     event = { event: "end", case: start, ok: false, error: describe(error) };
   }
   emit(event);

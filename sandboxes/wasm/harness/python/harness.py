@@ -2,7 +2,9 @@
 observations to the host. It never sees expected values and never decides a verdict.
 
 The host writes one JSON request line on stdin: a fresh random nonce, the kind, the
-entrypoint and the cases. Every report is a frame on fd 1:
+entrypoint and the number of cases. Each case's input follows on a line of its own, and
+only once the case before it has ended: no input is in the sandbox before its case. Every
+report is a frame on fd 1:
 
     "\\n" "\\x1e" <nonce> " " <json> "\\n"
 
@@ -48,14 +50,25 @@ def main():
     # The request is JSON written by the host (serde_json), which is also a Python
     # expression once true, false and null are names: evaluating it needs no import
     # (importing `json` costs ~80 ms in this interpreter, a third of a run).
-    line = sys.stdin.buffer.readline().decode("utf-8")
-    request = eval(line, {"__builtins__": {}}, {"true": True, "false": False, "null": None})
-    del line
+    host_input = sys.stdin.buffer
+    literals = {"true": True, "false": False, "null": None}
+
+    def read_line():
+        line = host_input.readline().decode("utf-8")
+        return eval(line, {"__builtins__": {}}, literals)
+
+    request = read_line()
     marker = b"\n\x1e" + request.pop("nonce").encode("ascii") + b" "
     kind = request["kind"]
     entrypoint = request["entrypoint"]
     start = request.get("start", 0)
-    cases = request["cases"]
+    count = request["count"]
+
+    def cases():
+        """(index, input) of every case from `start`; each input is read when its turn
+        comes (the host sends it once the case before has ended)."""
+        for index in range_(start, count):
+            yield index, read_line()
     allow_frame = [False]  # set only around describe()'s read of tb.tb_frame
 
     def encode(value):
@@ -247,6 +260,34 @@ def main():
             emit({"event": "compile_error", "message": f"cannot read {path}: {error}"})
         return None
 
+    def not_a_query(statement):
+        """Why `statement` is not one read-only query (SELECT, or WITH … SELECT), or None."""
+        text = statement
+        while True:
+            text = text.lstrip()
+            if text.startswith("--"):
+                text = text.partition("\n")[2]
+            elif text.startswith("/*"):
+                text = text.partition("*/")[2]
+            else:
+                break
+        word = ""
+        for char in text:
+            if not (char.isalpha() or char == "_"):
+                break
+            word += char
+        if word.upper() in ("SELECT", "WITH"):
+            return None
+        shown = word.upper() or text[:20]
+        return (f"only a query is graded: the file must hold one SELECT (or WITH ... SELECT) "
+                f"statement, and this one is {shown!r}, which could change the database")
+
+    def read_only_authorizer(action, *details):
+        if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
+                      sqlite3.SQLITE_RECURSIVE):
+            return sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+
     # `-S` skips the site module (~15 ms); these are the two helpers it would add.
     def exit(code=None):
         raise SystemExit_(code)
@@ -260,8 +301,8 @@ def main():
         code = compiled(entrypoint)
         if code is None:
             return
-        for index in range_(start, len_(cases)):
-            data = cases[index]["stdin"].encode("utf-8")
+        for index, case in cases():
+            data = case["stdin"].encode("utf-8")
             sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
             scope = {"__name__": "__main__", "__file__": entrypoint, "__builtins__": builtins}
             emit({"event": "begin", "case": index})
@@ -299,15 +340,25 @@ def main():
         if not statement or not sqlite3.complete_statement(statement.rstrip(";") + ";"):
             emit({"event": "compile_error", "message": "the file is not one complete SQL statement"})
             return
-        for index in range_(start, len_(cases)):
+        refused = not_a_query(statement)
+        for index, case in cases():
             connection = sqlite3.connect(":memory:")
             try:
                 connection.executescript(request["schema"])
-                connection.executescript(cases[index].get("seed", ""))
+                connection.executescript(case.get("seed", ""))
             except sqlite3.Error as failure:
                 emit({"event": "fault", "message": f"the test's schema or seed failed: {failure}"})
                 return
+            # The learner's statement only reads: the database refuses writes, and the
+            # authorizer refuses every action but reading (PRAGMA, ATTACH, DDL, DML).
+            connection.execute("PRAGMA query_only = ON")
+            connection.set_authorizer(read_only_authorizer)
             emit({"event": "begin", "case": index})
+            if refused:
+                emit({"event": "end", "case": index, "ok": False, "error": {
+                    "type": "NotAQuery", "message": refused, "traceback": refused}})
+                connection.close()
+                continue
             try:
                 rows = []
                 for row in connection.execute(statement):
@@ -350,8 +401,8 @@ def main():
                 "message": f"{entrypoint.rsplit('/', 1)[-1]} defines no function named {name!r}",
                 "traceback": f"NameError: no top-level function named {name!r}"}})
             return
-        for index in range_(start, len_(cases)):
-            args = cases[index]["args"]
+        for index, case in cases():
+            args = case["args"]
             emit({"event": "begin", "case": index})
             try:
                 result = untrusted(function, *args)
@@ -372,13 +423,13 @@ def main():
         return
 
     if kind == "suite":
-        suite(request, cases, start, emit, untrusted, describe, unittest, importlib.util, builtins, sys)
+        suite(request, cases, emit, untrusted, describe, unittest, importlib.util, builtins, sys)
         return
 
     emit({"event": "fault", "message": f"unknown kind {kind!r}"})
 
 
-def suite(request, cases, start, emit, untrusted, describe, unittest, importlib_util, builtins, sys):
+def suite(request, cases, emit, untrusted, describe, unittest, importlib_util, builtins, sys):
     """Runs the named unittest tests one by one. After loading and after every test it
     checks that learner code left the framework as it found it: a patched assertEqual
     would pass anything, so any change ends the run as tampering."""
@@ -556,8 +607,8 @@ def suite(request, cases, start, emit, untrusted, describe, unittest, importlib_
         return
 
     classes = []  # (test class, its setUpClass error or None)
-    for index in range_(start, len_(cases)):
-        wanted = cases[index]["test"]
+    for index, case in cases():
+        wanted = case["test"]
         matches = [test_id for test_id in ids if test_id == wanted or test_id.endswith("." + wanted)]
         emit({"event": "begin", "case": index})
         if len_(matches) != 1:

@@ -1,0 +1,2 @@
+-- WITH ... DELETE begins like a query; the authorizer refuses the delete.
+WITH doomed AS (SELECT x FROM held) DELETE FROM held WHERE x IN (SELECT x FROM doomed)
