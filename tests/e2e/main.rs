@@ -7,5 +7,7 @@ mod common;
 mod docker;
 mod languages;
 mod packages;
+mod parity;
+mod properties;
 mod queue;
 mod sandbox;

@@ -27,6 +27,8 @@ struct LanguageProgram {
     /// A hidden test with a secret input comes first in the manifest.
     #[serde(default)]
     hidden_input: bool,
+    /// The expected value as JSON text, parsed exactly (else "sandbox held").
+    expected_json: Option<String>,
 }
 
 /// Puts a hidden test before the exercise's one visible test, with `SECRET` as its
@@ -146,6 +148,9 @@ async fn every_python_javascript_and_sql_program_gets_its_expected_verdict() {
                     _ => Kind::Function,
                 };
                 let mut exercise = exercise(language, kind, entrypoint, limits);
+                if let Some(expected) = &program.expected_json {
+                    exercise.tests[0].expected = Some(Value::parse(expected.as_bytes()).unwrap());
+                }
                 if program.hidden_input {
                     exercise = with_hidden_test_first(exercise);
                 }

@@ -12,22 +12,54 @@ const APP = '/work/app/';
 const stringify = JSON.stringify;
 const write = writeSync;
 const exit = process.reallyExit ? process.reallyExit.bind(process) : process.exit.bind(process);
+/** Beyond this a Number is not an exact integer: it is written as a float. */
+const EXACT = 2 ** 53;
+/** A lone surrogate (a well-formed pair is one code point in `u` mode). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
+// The same rules as the wasm runner's harness (sandboxes/wasm/harness/javascript):
+// one answer, one verdict, on either runner.
 function plain(value, depth = 0) {
-  if (depth > 100) throw new Error('the value is nested too deeply');
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`${value} cannot be represented in JSON`);
+  if (depth > 100) throw new TypeError('the value is nested too deeply');
+  if (value === null || typeof value === 'boolean') return value;
+  if (typeof value === 'string') {
+    if (LONE_SURROGATE.test(value)) {
+      throw new TypeError("a string holds a lone surrogate (such as '\\ud800'), which is not Unicode text");
+    }
     return value;
   }
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError(`${value} cannot be represented in JSON`);
+    return value;
+  }
+  // A BigInt is an exact integer of any size.
+  if (typeof value === 'bigint') return value;
+  if (value === undefined) throw new TypeError('the function returned undefined');
   if (Array.isArray(value)) return value.map((item) => plain(item, depth + 1));
   if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     const out = {};
-    for (const key of Object.keys(value)) out[key] = plain(value[key], depth + 1);
+    for (const key of Object.keys(value)) {
+      Object.defineProperty(out, plain(key, depth + 1), {
+        value: plain(value[key], depth + 1), enumerable: true, writable: true, configurable: true,
+      });
+    }
     return out;
   }
-  if (value === undefined) return null;
-  throw new Error('the value is not JSON: use arrays, plain objects, strings, numbers, booleans or null');
+  const name = value?.constructor?.name;
+  throw new TypeError(`an object of class ${name || '?'} is not JSON: return plain objects and arrays`);
+}
+
+/** JSON text of a plain value: BigInts as their digits, Numbers past 2^53 as floats. */
+function encode(value) {
+  if (typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) >= EXACT) {
+    return value.toExponential();
+  }
+  if (Array.isArray(value)) return `[${value.map(encode).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value).map((key) => `${stringify(key)}:${encode(value[key])}`).join(',')}}`;
+  }
+  return stringify(value);
 }
 
 function describe(error) {
@@ -48,7 +80,15 @@ try {
     process.stderr.write(`${request.entrypoint} exports no function named ${request.function}\n`);
     exit(1);
   }
-  text = stringify(plain(await fn(...request.args)));
+  const result = await fn(...request.args);
+  let copy;
+  try {
+    copy = plain(result);
+  } catch (problem) {
+    process.stderr.write(`TypeError: the return value: ${problem.message}\n`);
+    exit(1);
+  }
+  text = encode(copy);
 } catch (error) {
   process.stderr.write(describe(error) + '\n');
   exit(1);

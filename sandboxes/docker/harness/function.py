@@ -23,7 +23,14 @@ def plain(value, depth=0):
     if depth > 100:
         raise ValueError("the value is nested too deeply")
     kind = type(value)
-    if value is None or kind in (bool, str, int):
+    if kind is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a str holds a lone surrogate (such as '\\ud800'), which is not "
+                             "Unicode text") from None
+        return value
+    if value is None or kind in (bool, int):
         return value
     if kind is float:
         if value != value or value in (float("inf"), float("-inf")):
@@ -36,7 +43,7 @@ def plain(value, depth=0):
         for key, item in value.items():
             if type(key) is not str:
                 raise ValueError("a dict key is not a str")
-            out[key] = plain(item, depth + 1)
+            out[plain(key, depth + 1)] = plain(item, depth + 1)
         return out
     raise ValueError(
         "the value is not JSON: use list, tuple, dict (str keys), str, int, float, bool or None")
@@ -52,6 +59,8 @@ def learner_traceback(error):
 
 
 def main():
+    # Integers of any size are values (`10**400`): no cap on their digits.
+    sys.set_int_max_str_digits(0)
     request = json.loads(sys.stdin.buffer.read())
     nonce, write, flush = request["nonce"], os.write, sys.stdout.flush
     sys.stdin = open(os.devnull)
@@ -67,7 +76,14 @@ def main():
         if not callable(function):
             sys.stderr.write(f"{entry} defines no function named {request['function']}\n")
             return 1
-        value = json.dumps(plain(function(*request["args"])), allow_nan=False)
+        result = function(*request["args"])
+        try:
+            value = plain(result)
+        except ValueError as problem:
+            sys.stderr.write(f"TypeError: the return value: {problem}\n")
+            return 1
+        sys.set_int_max_str_digits(0)  # learner code may have set a cap
+        value = json.dumps(value, allow_nan=False)
     except SystemExit as error:
         sys.stderr.write(f"the program called exit({error.code!r}) instead of returning\n")
         return 1

@@ -31,6 +31,13 @@ const filter = Array.prototype.filter;
 const includes = String.prototype.includes;
 const getPrototypeOf = Object.getPrototypeOf;
 const objectPrototype = Object.prototype;
+const isInteger = Number.isInteger;
+const toExponential = Number.prototype.toExponential;
+const isWellFormed = String.prototype.isWellFormed;
+const toWellFormed = String.prototype.toWellFormed;
+const bigintText = (value) => StringCtor(value);
+/** Beyond this a Number is not an exact integer: it is written as a float. */
+const EXACT = 2 ** 53;
 
 // A stack trace with call sites would hand learner code the harness's own functions
 // (CallSite.getFunction): V8-style stack formatting stays off for good.
@@ -57,7 +64,16 @@ const stdin = std.in;
 function encode(value) {
   if (value === null || value === undefined) return "null";
   const type = typeof value;
-  if (type === "string" || type === "number" || type === "boolean") return stringify(value);
+  if (type === "string") return stringify(apply(toWellFormed, value, []));
+  if (type === "number") {
+    // 2**60 prints as digits, but a Number that large is not an exact integer.
+    if (isInteger(value) && (value >= EXACT || value <= -EXACT)) {
+      return apply(toExponential, value, []);
+    }
+    return stringify(value);
+  }
+  if (type === "bigint") return bigintText(value);
+  if (type === "boolean") return stringify(value);
   if (type !== "object") return "null";
   let text;
   if (isArray(value)) {
@@ -84,7 +100,15 @@ function plain(value, depth) {
   if (depth > 100) throw new TypeError("the value is nested too deeply");
   if (value === null) return null;
   const type = typeof value;
-  if (type === "boolean" || type === "string") return value;
+  if (type === "boolean") return value;
+  if (type === "string") {
+    if (!apply(isWellFormed, value, [])) {
+      throw new TypeError("a string holds a lone surrogate (such as '\\ud800'), which is not Unicode text");
+    }
+    return value;
+  }
+  // A BigInt is an exact integer of any size.
+  if (type === "bigint") return value;
   if (type === "number") {
     if (value !== value || value === Infinity || value === -Infinity) {
       throw new TypeError(`${value} cannot be represented in JSON`);
@@ -92,7 +116,6 @@ function plain(value, depth) {
     return value;
   }
   if (type === "undefined") throw new TypeError("the function returned undefined");
-  if (type === "bigint") throw new TypeError("a BigInt is not JSON");
   if (type === "function" || type === "symbol") throw new TypeError(`a ${type} is not JSON`);
   if (isArray(value)) {
     const copy = [];
@@ -107,7 +130,7 @@ function plain(value, depth) {
   }
   const copy = {};
   const keys = keysOf(value);
-  for (let i = 0; i < keys.length; i++) put(copy, keys[i], plain(value[keys[i]], depth + 1));
+  for (let i = 0; i < keys.length; i++) put(copy, plain(keys[i], depth + 1), plain(value[keys[i]], depth + 1));
   return copy;
 }
 

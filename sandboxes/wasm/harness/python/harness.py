@@ -37,6 +37,9 @@ def main():
     real_stdout_flush = sys.__stdout__.flush
     float_repr = float.__repr__
     int_repr = int.__repr__
+    # Integers of any size are values (`10**400`, `30!`): no cap on their digits.
+    int_digits = sys.set_int_max_str_digits
+    int_digits(0)
     join = "".join
     RuntimeError_ = RuntimeError
     # `types` reads a traceback's frame when it is first imported (and `enum`, `re`,
@@ -71,6 +74,15 @@ def main():
             yield index, read_line()
     allow_frame = [False]  # set only around describe()'s read of tb.tb_frame
 
+    def text(value):
+        """A str that is valid Unicode: a lone surrogate (which no JSON parser accepts)
+        becomes its escape, `\\ud800`. For messages; values refuse them (`plain`)."""
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
     def encode(value):
         """JSON text of a plain value (see `plain`), without the json module's globals."""
         t = type_(value)
@@ -79,21 +91,30 @@ def main():
         if t is bool_:
             return "true" if value else "false"
         if t is int_:
+            int_digits(0)  # learner code may have set a cap
             return int_repr(value)
         if t is float_:
             return float_repr(value)
         if t is str_:
-            return quote(value)
+            return quote(text(value))
         if t is list_:
             return "[" + ",".join([encode(item) for item in value]) + "]"
-        return "{" + ",".join([quote(k) + ":" + encode(v) for k, v in value.items()]) + "}"
+        return "{" + ",".join([quote(text(k)) + ":" + encode(v) for k, v in value.items()]) + "}"
 
     def emit(event):
         try:
             real_stdout_flush()
         except BaseException_:
             pass
-        write(1, marker + encode(event).encode("ascii") + b"\n")
+        try:
+            body = encode(event)
+        except BaseException_ as problem:
+            # Whatever the learner returned, the frame is written: a value that cannot be
+            # is the case's error.
+            why = f"the result could not be written: {type_(problem).__name__}"
+            body = encode({"event": event.get("event"), "case": event.get("case"), "ok": False,
+                           "error": {"type": "ValueError", "message": why, "traceback": why}})
+        write(1, marker + body.encode("ascii") + b"\n")
 
     blocked_events = frozenset([
         "sys._getframe", "sys._current_frames", "sys._current_exceptions",
@@ -104,14 +125,33 @@ def main():
 
     # Modules that hand out frames or raw objects without an audit event: `gc` (with
     # DEBUG_SAVEALL, collected frames land in gc.garbage, and f_back leads to main), and
-    # the test and subinterpreter C modules. Learner code cannot import them, and
-    # `_imp.create_builtin`, which could build a fresh copy, refuses them.
+    # the test and subinterpreter C modules. Learner code cannot import them, and no
+    # fresh copy can be built (`builtin_module` below).
     forbidden_modules = frozenset([
         "gc", "_testcapi", "_testinternalcapi", "_testmultiphase", "_xxsubinterpreters",
         "_xxinterpchannels", "_ctypes", "ctypes",
     ])
+    import _imp
+    create_builtin = _imp.create_builtin
+    Spec = types.SimpleNamespace
+    list_ = list
+
+    def builtin_module(args):
+        """Builds a built-in module for `create_builtin` below. The real
+        `_imp.create_builtin` lives only here, in the audit hook's closure, which nothing
+        in Python can reach (no object refers to the hook). The name is read once, must
+        be an exact str, and goes to a spec of our own, so it cannot change between the
+        check and the build."""
+        if len_(args) != 2 or type_(args[1]) is not list_:
+            return
+        name = args[0].name
+        if type_(name) is not str_ or name in forbidden_modules:
+            raise ImportError(f"the grader does not allow importing {name!r}")
+        args[1].append(create_builtin(Spec(name=name)))
 
     def audit(event, args):
+        if event == "verdict.create_builtin":
+            return builtin_module(args)
         if event == "object.__getattr__" and len_(args) > 1 and args[1] in frame_attributes:
             if allow_frame[0] and args[1] == "tb_frame":
                 return
@@ -133,7 +173,6 @@ def main():
         import unittest
 
         traceback.clear_frames = lambda tb: None  # assertRaises walks frames only to free them
-    import _imp
     import gc
 
     # No automatic cyclic collection: it would run learner finalizers (`__del__`,
@@ -143,17 +182,12 @@ def main():
     # "trusted" state exists that learner code could run in. The harness's one need, the
     # frames of a traceback it formats, is a token set around that single attribute read.
     sys.addaudithook(audit)
-
-    create_builtin = _imp.create_builtin
-
-    def guarded_create_builtin(spec):
-        name = spec.name
-        if type_(name) is not str_ or name in forbidden_modules:
-            raise ImportError(f"the grader does not allow importing {name!r}")
-        return create_builtin(spec)
-
-    _imp.create_builtin = guarded_create_builtin
+    # Importing a built-in module goes through a function with no closure, defaults or
+    # state of its own: the real one is out of reach (see `builtin_module`).
+    _imp.create_builtin = create_builtin_for_learners
+    _imp.create_dynamic = refuse_dynamic
     sys.modules.pop("gc", None)
+    del gc
     # The audit hook also refuses sys._getframe, which `logging` calls for every record;
     # a stub that answers "no frame" (as on interpreters without frames) keeps logging and
     # `inspect.currentframe()` working, and the real function is gone for good.
@@ -168,7 +202,14 @@ def main():
         if depth > 100:
             raise ValueError("the value is nested too deeply")
         t = type_(value)
-        if value is None or t is bool_ or t is str_ or t is int_:
+        if t is str_:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a str holds a lone surrogate (such as '\\ud800'), which is not "
+                                 "Unicode text") from None
+            return value
+        if value is None or t is bool_ or t is int_:
             return value
         if t is float_:
             if value != value or value in (float_("inf"), float_("-inf")):
@@ -181,7 +222,7 @@ def main():
             for key, item in value.items():
                 if type_(key) is not str_:
                     raise ValueError("a dict key is not a str")
-                out[key] = plain(item, depth + 1)
+                out[plain(key, depth + 1)] = plain(item, depth + 1)
             return out
         raise ValueError(
             "the value is not JSON: use list, tuple, dict (str keys), str, int, float, bool or None")
@@ -671,5 +712,22 @@ def suite(request, cases, emit, untrusted, describe, unittest, importlib_util, b
                 pass
     emit({"event": "done"})
 
+
+def create_builtin_for_learners(spec):
+    """`_imp.create_builtin` while learner code runs: asks the harness's audit hook, which
+    alone holds the real function, to build the module (or to refuse it)."""
+    made = []
+    sys.audit("verdict.create_builtin", spec, made)
+    if not made:
+        raise ImportError(f"cannot import built-in module {spec.name!r} here")
+    return made[0]
+
+
+def refuse_dynamic(*args):
+    """`_imp.create_dynamic`: this interpreter loads no extension modules."""
+    raise ImportError("extension modules cannot be loaded here")
+
+
+import sys  # noqa: E402  (the two functions above look it up when called)
 
 main()
