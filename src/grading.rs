@@ -160,7 +160,8 @@ pub fn grade(exercise: &ResolvedExercise, report: &RunReport) -> Grade {
         .zip(&results)
         .filter(|(_, result)| result.status == TestStatus::Passed)
         .map(|(test, _)| test.weight)
-        .sum();
+        // An empty f64 sum is -0.0: a score of nothing is 0.
+        .fold(0.0, |sum, weight| sum + weight);
     let score = if total_weight > 0.0 {
         points * passed_weight / total_weight
     } else {

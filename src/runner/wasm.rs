@@ -14,7 +14,7 @@
 //! Learner modules are compiled once per SHA-256 and kept in memory. Python and
 //! JavaScript run in pinned interpreter modules through a harness: `runner::harness`.
 
-use super::channel::{Shared, Tracker};
+use super::channel::{Shared, Side, Tracker};
 use super::{
     CaseInput, CaseObservation, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError,
     RuntimeInfo,
@@ -45,7 +45,19 @@ pub(crate) struct RunState {
     wasi: WasiP1Ctx,
     memory: MemoryLimiter,
     tracker: Shared,
+    /// Which guest of the tracker this store runs.
+    side: Side,
     fuel: FuelMeter,
+}
+
+/// One guest to run: its module, its WASI context, which side of the tracker it is, and
+/// its fuel (`fuel_start` until the first phase change, then `fuel_per_phase` a phase).
+pub(crate) struct Guest<'a> {
+    pub pre: &'a InstancePre<RunState>,
+    pub wasi: WasiP1Ctx,
+    pub side: Side,
+    pub fuel_start: u64,
+    pub fuel_per_phase: u64,
 }
 
 impl RunState {
@@ -101,7 +113,8 @@ impl ResourceLimiter for MemoryLimiter {
 
 /// How an instance ended, before it is mapped to outcomes.
 pub(crate) struct Execution {
-    /// `None`: the phase deadline passed first.
+    /// `None`: the host stopped it (the phase deadline passed, or the other instance of
+    /// a pair ended first).
     pub result: Option<wasmtime::Result<()>>,
     pub fuel_spent: u64,
     pub peak_memory_bytes: u64,
@@ -246,14 +259,19 @@ impl WasmRunner {
         let mut builder = WasiCtxBuilder::new();
         builder
             .stdin(MemoryInputPipe::new(stdin.to_vec()))
-            .stdout(tracker.stream(false))
-            .stderr(tracker.stream(true))
+            .stdout(tracker.stream(Side::Harness, false))
+            .stderr(tracker.stream(Side::Harness, true))
             .arg("main");
         let fuel = limits.cpu_ms.saturating_mul(FUEL_PER_MS);
         let started = Instant::now();
-        let execution = self
-            .execute(pre, builder.build_p1(), &tracker, limits, fuel, fuel)
-            .await?;
+        let guest = Guest {
+            pre,
+            wasi: builder.build_p1(),
+            side: Side::Harness,
+            fuel_start: fuel,
+            fuel_per_phase: fuel,
+        };
+        let execution = self.execute(guest, &tracker, limits).await?;
         let duration = started.elapsed();
         let mut tracker = tracker.lock();
         tracker.finish();
@@ -271,31 +289,73 @@ impl WasmRunner {
     }
 
     /// Runs `_start` of a fresh instance until it returns, traps, or the tracker's phase
-    /// deadline passes. `fuel_start` is the first phase's fuel; each later phase (a harness
-    /// frame moved it) gets `fuel_per_phase`.
+    /// deadline passes.
     pub(crate) async fn execute(
         &self,
-        pre: &InstancePre<RunState>,
-        wasi: WasiP1Ctx,
+        guest: Guest<'_>,
         tracker: &Shared,
         limits: &Limits,
-        fuel_start: u64,
-        fuel_per_phase: u64,
     ) -> Result<Execution, RunnerError> {
+        let pre = guest.pre;
+        let mut store = self.store(guest, tracker, limits)?;
+        let result = tokio::select! {
+            result = run(pre, &mut store) => Some(result),
+            () = tracker.deadline_passed() => None,
+        };
+        Ok(finish(store, result, tracker))
+    }
+
+    /// Runs a suite's two instances, the tester (`harness`) and the learner's, until
+    /// either ends or the phase deadline passes; the other is stopped then. Says which
+    /// ended (`None`: the deadline).
+    pub(crate) async fn execute_pair(
+        &self,
+        harness: Guest<'_>,
+        learner: Guest<'_>,
+        tracker: &Shared,
+        limits: &Limits,
+    ) -> Result<(Execution, Execution, Option<Side>), RunnerError> {
+        let (harness_pre, learner_pre) = (harness.pre, learner.pre);
+        let mut harness_store = self.store(harness, tracker, limits)?;
+        let mut learner_store = self.store(learner, tracker, limits)?;
+        let (harness_result, learner_result, ended) = {
+            let harness_run = run(harness_pre, &mut harness_store);
+            let learner_run = run(learner_pre, &mut learner_store);
+            tokio::select! {
+                result = harness_run => (Some(result), None, Some(Side::Harness)),
+                result = learner_run => (None, Some(result), Some(Side::Learner)),
+                () = tracker.deadline_passed() => (None, None, None),
+            }
+        };
+        Ok((
+            finish(harness_store, harness_result, tracker),
+            finish(learner_store, learner_result, tracker),
+            ended,
+        ))
+    }
+
+    /// A store for `guest`, with its limiter, fuel and epoch callback.
+    fn store(
+        &self,
+        guest: Guest<'_>,
+        tracker: &Shared,
+        limits: &Limits,
+    ) -> Result<Store<RunState>, RunnerError> {
         let mut store = Store::new(
             &self.engine,
             RunState {
-                wasi,
+                wasi: guest.wasi,
                 memory: MemoryLimiter {
                     max_bytes: (limits.memory_mb as usize) << 20,
                     peak_bytes: 0,
                     tracker: tracker.clone(),
                 },
                 tracker: tracker.clone(),
+                side: guest.side,
                 fuel: FuelMeter {
-                    per_phase: fuel_per_phase,
+                    per_phase: guest.fuel_per_phase,
                     seen_seq: 0,
-                    granted: fuel_start,
+                    granted: guest.fuel_start,
                     spent: 0,
                 },
             },
@@ -305,11 +365,11 @@ impl WasmRunner {
         // is all the deadline race needs. Yielding every few microseconds instead made a
         // CPython run 50% slower on a multi-threaded runtime (each yield wakes a worker).
         store
-            .set_fuel(fuel_start)
+            .set_fuel(guest.fuel_start)
             .map_err(|error| RunnerError(format!("fuel setup: {error:#}")))?;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut context| {
-            let seq = context.data().tracker.lock().seq;
+            let seq = context.data().tracker.lock().seq_for(context.data().side);
             if seq != context.data().fuel.seen_seq {
                 let remaining = context.get_fuel()?;
                 let meter = &mut context.data_mut().fuel;
@@ -321,29 +381,35 @@ impl WasmRunner {
             }
             Ok(UpdateDeadline::Yield(1))
         });
+        Ok(store)
+    }
+}
 
-        let run = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-            start.call_async(&mut store, ()).await
-        };
-        let result = tokio::select! {
-            result = run => Some(result),
-            () = tracker.deadline_passed() => None,
-        };
-        let remaining = store.get_fuel().unwrap_or(0);
-        let state = store.into_data();
-        let out_of_fuel = matches!(
-            &result,
-            Some(Err(error)) if matches!(error.downcast_ref::<Trap>(), Some(Trap::OutOfFuel))
-        );
-        let stale_fuel = out_of_fuel && tracker.lock().seq != state.fuel.seen_seq;
-        Ok(Execution {
-            result,
-            fuel_spent: state.fuel.spent + state.fuel.granted.saturating_sub(remaining),
-            peak_memory_bytes: state.memory.peak_bytes as u64,
-            stale_fuel,
-        })
+/// Instantiates the module in `store` and runs its `_start`.
+async fn run(pre: &InstancePre<RunState>, store: &mut Store<RunState>) -> wasmtime::Result<()> {
+    let instance = pre.instantiate_async(&mut *store).await?;
+    let start = instance.get_typed_func::<(), ()>(&mut *store, "_start")?;
+    start.call_async(&mut *store, ()).await
+}
+
+/// What a store spent, once its guest has stopped.
+fn finish(
+    store: Store<RunState>,
+    result: Option<wasmtime::Result<()>>,
+    tracker: &Shared,
+) -> Execution {
+    let remaining = store.get_fuel().unwrap_or(0);
+    let state = store.into_data();
+    let out_of_fuel = matches!(
+        &result,
+        Some(Err(error)) if matches!(error.downcast_ref::<Trap>(), Some(Trap::OutOfFuel))
+    );
+    let stale_fuel = out_of_fuel && tracker.lock().seq_for(state.side) != state.fuel.seen_seq;
+    Execution {
+        result,
+        fuel_spent: state.fuel.spent + state.fuel.granted.saturating_sub(remaining),
+        peak_memory_bytes: state.memory.peak_bytes as u64,
+        stale_fuel,
     }
 }
 

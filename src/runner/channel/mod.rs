@@ -1,23 +1,27 @@
-//! The guest's stdout and stderr, as the host sees them while the guest runs.
+//! The guests' stdout and stderr, as the host sees them while the guests run.
 //!
-//! Both streams go into one `Tracker`. With a harness, stdout carries frames
+//! Every stream goes into one `Tracker`. With a harness, stdout carries frames
 //! (`"\n\x1e" <nonce> " " <json> "\n"`, see `sandboxes/README.md`); the tracker splits the
 //! stream there, so every learner byte is attributed to the phase it was written in (the
 //! start-up, loading, or case i). Phase changes move the time deadline and reset the fuel,
 //! which is how one instance runs many cases with a limit per case. Without a harness
 //! (plain wasm) everything is learner output of one phase.
 //!
+//! A suite runs in two instances: the harness (the tester, which runs the instructor's
+//! tests and writes the frames) and the learner's (which runs the learner's code behind
+//! a proxy). The tracker relays their messages, one in each direction in turn.
+//!
 //! Output is capped per phase: the write that passes the cap traps the guest at once.
 
+mod inbox;
+mod streams;
+
+pub use inbox::Inbox;
+pub use streams::Shared;
+
 use crate::value::Value;
-use bytes::Bytes;
 use std::collections::BTreeMap;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
 /// Frames longer than this are not frames: the guest is flooding.
 const FRAME_CAP: usize = 8 << 20;
@@ -44,48 +48,92 @@ pub struct CaseRecord {
     pub memory_denied: bool,
 }
 
-/// What the host writes to the guest's stdin, when. The request line goes first; each
-/// case's input follows only once the harness has ended the case before it. So no input
-/// is inside the sandbox before its case (a hidden test's input cannot be read, or
-/// printed, by code running for an earlier, visible test).
-#[derive(Debug, Default)]
-pub struct Inbox {
-    ready: std::collections::VecDeque<u8>,
-    /// Case inputs not sent yet, in run order (one JSON line each).
-    queued: std::collections::VecDeque<Vec<u8>>,
-    /// Nothing more comes once `queued` is empty: the guest reads end-of-file.
-    closes: bool,
-    reader: Option<std::task::Waker>,
+/// Which guest wrote: the harness (the only instance, or a suite's tester), or a
+/// suite's learner instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Harness,
+    Learner,
 }
 
-impl Inbox {
-    /// `first` now; each of `then` after an `end` frame; end-of-file after the last.
-    pub fn new(first: Vec<u8>, then: Vec<Vec<u8>>) -> Inbox {
-        Inbox {
-            ready: first.into(),
-            queued: then.into(),
-            closes: true,
-            reader: None,
-        }
-    }
+/// The frames of one stdout stream: the marker that starts them, and what has been
+/// written but not split yet.
+#[derive(Debug, Default)]
+struct Framing {
+    marker: Option<Vec<u8>>,
+    pending: Vec<u8>,
+    /// How far past the marker the pending frame has been searched for its newline.
+    scanned: usize,
+}
 
-    /// Sends the next queued input.
-    fn release_next(&mut self) {
-        if let Some(next) = self.queued.pop_front() {
-            self.ready.extend(next);
-            if let Some(reader) = self.reader.take() {
-                reader.wake();
-            }
+/// The next piece of a stdout stream.
+enum Piece {
+    /// Bytes that are not a frame.
+    Output(Vec<u8>),
+    /// A frame's body (between the marker and its newline).
+    Frame(Vec<u8>),
+    /// Nothing more until the guest writes again.
+    Wait,
+    /// A frame longer than `FRAME_CAP`: the guest is flooding.
+    TooLong,
+}
+
+impl Framing {
+    fn next(&mut self) -> Piece {
+        let Some(marker) = self.marker.clone() else {
+            return match self.pending.is_empty() {
+                true => Piece::Wait,
+                false => Piece::Output(std::mem::take(&mut self.pending)),
+            };
+        };
+        let Some(at) = find(&self.pending, &marker) else {
+            // Keep a tail that could be the start of a marker.
+            let keep = (marker.len() - 1).min(self.pending.len());
+            let flush: Vec<u8> = self.pending.drain(..self.pending.len() - keep).collect();
+            return match flush.is_empty() {
+                true => Piece::Wait,
+                false => Piece::Output(flush),
+            };
+        };
+        if at > 0 {
+            self.scanned = 0;
+            return Piece::Output(self.pending.drain(..at).collect());
         }
+        // A frame arrives in several writes: search only the bytes not searched yet.
+        let body = &self.pending[marker.len()..];
+        let Some(offset) = body[self.scanned..].iter().position(|&b| b == b'\n') else {
+            self.scanned = body.len();
+            return match self.pending.len() > FRAME_CAP {
+                true => Piece::TooLong,
+                false => Piece::Wait,
+            };
+        };
+        let end = self.scanned + offset;
+        self.scanned = 0;
+        let frame = body[..end].to_vec();
+        self.pending.drain(..marker.len() + end + 1);
+        Piece::Frame(frame)
     }
+}
+
+/// A suite's learner instance, as the tracker sees it.
+#[derive(Debug)]
+struct Learner {
+    framing: Framing,
+    inbox: Inbox,
+    /// Its harness said `ready`: it runs on per-phase fuel from now on.
+    ready: bool,
+    /// Whose message the host relays next: the tester's requests and the learner's
+    /// answers alternate, so the learner can answer only what it was asked, once.
+    turn: Side,
 }
 
 #[derive(Debug)]
 pub struct Tracker {
-    marker: Option<Vec<u8>>,
-    /// The guest's stdin.
-    pub inbox: Inbox,
-    pending: Vec<u8>,
+    harness: Framing,
+    /// The harness's stdin.
+    inbox: Inbox,
+    learner: Option<Learner>,
     pub phase: Phase,
     /// Bumped at every phase change; the epoch callback resets the fuel when it moves.
     pub seq: u64,
@@ -95,8 +143,6 @@ pub struct Tracker {
     hard_deadline: Instant,
     /// The next `begin` must be for this case.
     next_case: Option<usize>,
-    /// How far past the marker the pending frame has been searched for its newline.
-    scanned: usize,
     /// Set when frames break the protocol (only learner code that got hold of the
     /// nonce could send them): the host then charges the run to the submission.
     pub violation: Option<String>,
@@ -144,16 +190,18 @@ impl Tracker {
             );
         }
         Tracker {
-            marker,
+            harness: Framing {
+                marker,
+                ..Framing::default()
+            },
             inbox: Inbox::default(),
-            pending: Vec::new(),
+            learner: None,
             phase,
             seq: 0,
             deadline: (now + start_wall).min(now + total_wall),
             phase_wall,
             hard_deadline: now + total_wall,
             next_case: None,
-            scanned: 0,
             violation: None,
             learner_started: false,
             cap,
@@ -177,6 +225,42 @@ impl Tracker {
     /// The first `begin` must be for `case` (the case this instance was started at).
     pub fn expect_case(&mut self, case: usize) {
         self.next_case = Some(case);
+    }
+
+    /// What the harness reads on stdin.
+    pub fn set_input(&mut self, inbox: Inbox) {
+        self.inbox = inbox;
+    }
+
+    /// Makes this a suite's tracker: a learner instance whose frames start with
+    /// `marker`, and whose stdin starts with `request`.
+    pub fn add_learner(&mut self, marker: Vec<u8>, request: Vec<u8>) {
+        self.learner = Some(Learner {
+            framing: Framing {
+                marker: Some(marker),
+                ..Framing::default()
+            },
+            inbox: Inbox::open(request, Vec::new()),
+            ready: false,
+            turn: Side::Harness,
+        });
+    }
+
+    /// The stdin of `side`'s guest.
+    pub fn inbox(&mut self, side: Side) -> &mut Inbox {
+        match (side, &mut self.learner) {
+            (Side::Learner, Some(learner)) => &mut learner.inbox,
+            _ => &mut self.inbox,
+        }
+    }
+
+    /// The phase counter `side`'s fuel follows: a learner instance keeps its start-up
+    /// fuel until its own harness is ready.
+    pub fn seq_for(&self, side: Side) -> u64 {
+        match (side, &self.learner) {
+            (Side::Learner, Some(learner)) if !learner.ready => 0,
+            _ => self.seq,
+        }
     }
 
     /// Records that the memory limiter refused growth.
@@ -216,48 +300,76 @@ impl Tracker {
         Ok(())
     }
 
-    fn write(&mut self, stderr: bool, bytes: &[u8]) -> Result<(), ()> {
-        if stderr || self.marker.is_none() {
+    fn write(&mut self, side: Side, stderr: bool, bytes: &[u8]) -> Result<(), ()> {
+        if stderr {
             return self.learner_output(stderr, bytes);
         }
-        self.pending.extend_from_slice(bytes);
-        self.drain()
-    }
-
-    /// Splits pending stdout at frames.
-    fn drain(&mut self) -> Result<(), ()> {
-        let marker = self.marker.clone().unwrap_or_default();
+        self.framing(side).pending.extend_from_slice(bytes);
         loop {
-            let Some(at) = find(&self.pending, &marker) else {
-                // Keep a tail that could be the start of a marker.
-                let keep = (marker.len() - 1).min(self.pending.len());
-                let flush: Vec<u8> = self.pending.drain(..self.pending.len() - keep).collect();
-                return self.learner_output(false, &flush);
-            };
-            if at > 0 {
-                self.scanned = 0;
-            }
-            let before: Vec<u8> = self.pending.drain(..at).collect();
-            self.learner_output(false, &before)?;
-            // A frame arrives in several writes: search only the bytes not searched yet.
-            let body = &self.pending[marker.len()..];
-            let Some(offset) = body[self.scanned..].iter().position(|&b| b == b'\n') else {
-                self.scanned = body.len();
-                if self.pending.len() > FRAME_CAP {
+            match self.framing(side).next() {
+                Piece::Output(bytes) => self.learner_output(false, &bytes)?,
+                Piece::Frame(body) if side == Side::Learner => self.learner_frame(body),
+                Piece::Frame(body) => match Value::parse(&body) {
+                    Ok(frame) => self.frame(frame),
+                    Err(problem) => self.unreadable_frame(&problem),
+                },
+                Piece::Wait => return Ok(()),
+                Piece::TooLong => {
                     self.output_exceeded = true;
                     return Err(());
                 }
-                return Ok(());
-            };
-            let end = self.scanned + offset;
-            self.scanned = 0;
-            let frame = Value::parse(&body[..end]);
-            self.pending.drain(..marker.len() + end + 1);
-            match frame {
-                Ok(frame) => self.frame(frame),
-                Err(problem) => self.unreadable_frame(&problem),
             }
         }
+    }
+
+    fn framing(&mut self, side: Side) -> &mut Framing {
+        match (side, &mut self.learner) {
+            (Side::Learner, Some(learner)) => &mut learner.framing,
+            _ => &mut self.harness,
+        }
+    }
+
+    /// A frame of the learner instance's harness: `ready` first, then each answer to a
+    /// request of the tester's, relayed to the tester's stdin as a JSON string (so that
+    /// whatever bytes the learner's side wrote, the line the tester reads is JSON and
+    /// holds nothing but that string). Anything sent out of turn is dropped.
+    fn learner_frame(&mut self, body: Vec<u8>) {
+        let Some(learner) = &mut self.learner else {
+            return;
+        };
+        if !learner.ready {
+            if body == b"ready" {
+                learner.ready = true;
+                // The tester starts once both interpreters have.
+                self.inbox.release_next();
+            }
+            return;
+        }
+        if learner.turn != Side::Learner {
+            return;
+        }
+        learner.turn = Side::Harness;
+        let text = String::from_utf8_lossy(&body);
+        let mut line =
+            serde_json::to_vec(&serde_json::json!({ "relay": text })).expect("a string serializes");
+        line.push(b'\n');
+        self.inbox.send(&line);
+    }
+
+    /// The tester's request for the learner (`call`): relayed to the learner's stdin
+    /// when it is the tester's turn and learner code may run.
+    fn relay_to_learner(&mut self, frame: &Value) -> bool {
+        let may_run = self.learner_started;
+        let (Some(learner), Some(data)) = (&mut self.learner, frame["data"].as_str()) else {
+            return false;
+        };
+        if !may_run || learner.turn != Side::Harness {
+            return false;
+        }
+        learner.turn = Side::Learner;
+        learner.inbox.send(data.as_bytes());
+        learner.inbox.send(b"\n");
+        true
     }
 
     /// A frame the host cannot parse. While a case is open it is that case's result
@@ -327,6 +439,12 @@ impl Tracker {
         if matches!(event.as_str(), "load" | "begin") {
             self.learner_started = true;
         }
+        if event == "call" {
+            if !self.relay_to_learner(&frame) {
+                self.violation = Some("a call out of turn".to_string());
+            }
+            return;
+        }
         match (event.as_str(), index) {
             ("begin", Some(index)) => {
                 self.enter(Phase::Case(index));
@@ -344,13 +462,22 @@ impl Tracker {
                 self.enter(Phase::Loading);
                 self.events.push(frame);
             }
+            // A suite's tester has imported the test files (and so the learner's modules
+            // through the proxy): from now on it reads cases, not answers.
+            ("loaded", _) => {
+                self.inbox.release_next();
+                self.events.push(frame);
+            }
             _ => self.events.push(frame),
         }
     }
 
-    /// Attributes what is still pending once the guest has stopped.
+    /// Attributes what is still pending once the guests have stopped.
     pub fn finish(&mut self) {
-        let rest = std::mem::take(&mut self.pending);
+        let mut rest = std::mem::take(&mut self.harness.pending);
+        if let Some(learner) = &mut self.learner {
+            rest.append(&mut learner.framing.pending);
+        }
         let _ = self.learner_output(false, &rest);
     }
 
@@ -371,192 +498,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .position(|window| window == needle)
 }
 
-/// A shared handle on the tracker, and the signal that its deadline moved.
-#[derive(Clone, Debug)]
-pub struct Shared(Arc<SharedTracker>);
-
-#[derive(Debug)]
-struct SharedTracker {
-    tracker: Mutex<Tracker>,
-    /// Woken whenever a write may have moved the deadline, so that a waiter asleep
-    /// until an older (later) deadline re-arms at once.
-    deadline_moved: tokio::sync::Notify,
-}
-
-impl Shared {
-    pub fn new(tracker: Tracker) -> Shared {
-        Shared(Arc::new(SharedTracker {
-            tracker: Mutex::new(tracker),
-            deadline_moved: tokio::sync::Notify::new(),
-        }))
-    }
-
-    pub fn lock(&self) -> MutexGuard<'_, Tracker> {
-        self.0.tracker.lock().expect("output tracker")
-    }
-
-    /// Feeds guest bytes to the tracker and wakes the deadline waiter when a frame
-    /// moved the phase.
-    fn write(&self, stderr: bool, bytes: &[u8]) -> Result<(), ()> {
-        let (result, moved) = {
-            let mut tracker = self.lock();
-            let before = tracker.deadline;
-            let result = tracker.write(stderr, bytes);
-            (result, tracker.deadline != before)
-        };
-        if moved {
-            self.0.deadline_moved.notify_waiters();
-        }
-        result
-    }
-
-    /// The guest's stdin, fed from the tracker's inbox.
-    pub fn input(&self) -> GuestInput {
-        GuestInput {
-            shared: self.clone(),
-        }
-    }
-
-    /// A stdout (or stderr) stream for the WASI context.
-    pub fn stream(&self, stderr: bool) -> GuestStream {
-        GuestStream {
-            shared: self.clone(),
-            stderr,
-        }
-    }
-
-    /// Resolves when the current phase's deadline has passed. The deadline a frame
-    /// moves (earlier or later) is the one waited for from then on.
-    pub async fn deadline_passed(&self) {
-        loop {
-            let moved = self.0.deadline_moved.notified();
-            tokio::pin!(moved);
-            // Registered before the deadline is read, so no move can slip between.
-            moved.as_mut().enable();
-            let deadline = self.lock().deadline;
-            if Instant::now() >= deadline {
-                return;
-            }
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline.into()) => {}
-                () = moved => {}
-            }
-        }
-    }
-}
-
-/// The guest's stdin: what the inbox has released so far; a read waits for more, and
-/// ends (end-of-file) once the inbox has nothing left to send.
-pub struct GuestInput {
-    shared: Shared,
-}
-
-impl tokio::io::AsyncRead for GuestInput {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let mut tracker = self.shared.lock();
-        let inbox = &mut tracker.inbox;
-        if inbox.ready.is_empty() {
-            if inbox.closes && inbox.queued.is_empty() {
-                return Poll::Ready(Ok(()));
-            }
-            inbox.reader = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        let count = buf.remaining().min(inbox.ready.len());
-        let bytes: Vec<u8> = inbox.ready.drain(..count).collect();
-        buf.put_slice(&bytes);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl IsTerminal for GuestInput {
-    fn is_terminal(&self) -> bool {
-        false
-    }
-}
-
-impl wasmtime_wasi::cli::StdinStream for GuestInput {
-    fn async_stream(&self) -> Box<dyn tokio::io::AsyncRead + Send + Sync> {
-        Box::new(self.shared.input())
-    }
-}
-
-/// The guest's stdout or stderr.
-pub struct GuestStream {
-    shared: Shared,
-    stderr: bool,
-}
-
-impl GuestStream {
-    fn accept(&self, bytes: &[u8]) -> Result<(), StreamError> {
-        self.shared
-            .write(self.stderr, bytes)
-            .map_err(|()| StreamError::Trap(wasmtime::format_err!("output limit exceeded")))
-    }
-}
-
-#[async_trait::async_trait]
-impl Pollable for GuestStream {
-    async fn ready(&mut self) {}
-}
-
-#[async_trait::async_trait]
-impl OutputStream for GuestStream {
-    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
-        self.accept(&bytes)
-    }
-
-    fn flush(&mut self) -> Result<(), StreamError> {
-        Ok(())
-    }
-
-    fn check_write(&mut self) -> Result<usize, StreamError> {
-        Ok(1 << 20)
-    }
-}
-
-impl tokio::io::AsyncWrite for GuestStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Poll::Ready(
-            self.accept(buf)
-                .map(|()| buf.len())
-                .map_err(|_| std::io::Error::other("output limit exceeded")),
-        )
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl IsTerminal for GuestStream {
-    fn is_terminal(&self) -> bool {
-        false
-    }
-}
-
-impl StdoutStream for GuestStream {
-    fn p2_stream(&self) -> Box<dyn OutputStream> {
-        Box::new(self.shared.stream(self.stderr))
-    }
-
-    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        Box::new(self.shared.stream(self.stderr))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -574,13 +515,18 @@ mod tests {
     #[test]
     fn output_is_split_at_frames_even_across_writes() {
         let mut t = tracker();
-        t.write(false, b"\n\x1eabc {\"event\":\"ready\"}\n")
+        t.write(Side::Harness, false, b"\n\x1eabc {\"event\":\"ready\"}\n")
             .unwrap();
-        t.write(false, b"\n\x1eab").unwrap();
-        t.write(false, b"c {\"event\":\"begin\",\"case\":0}\nhel")
-            .unwrap();
-        t.write(true, b"oops").unwrap();
+        t.write(Side::Harness, false, b"\n\x1eab").unwrap();
         t.write(
+            Side::Harness,
+            false,
+            b"c {\"event\":\"begin\",\"case\":0}\nhel",
+        )
+        .unwrap();
+        t.write(Side::Harness, true, b"oops").unwrap();
+        t.write(
+            Side::Harness,
             false,
             b"lo\n\x1eabc {\"event\":\"end\",\"case\":0,\"ok\":true}\n",
         )
@@ -596,13 +542,14 @@ mod tests {
     #[test]
     fn a_frame_body_split_over_many_writes_is_found_once_complete() {
         let mut t = tracker();
-        t.write(false, b"\n\x1eabc {\"event\":\"ready\"}\n")
+        t.write(Side::Harness, false, b"\n\x1eabc {\"event\":\"ready\"}\n")
             .unwrap();
-        t.write(false, b"\n\x1eabc {\"event\":").unwrap();
-        t.write(false, b"\"begin\",").unwrap();
+        t.write(Side::Harness, false, b"\n\x1eabc {\"event\":")
+            .unwrap();
+        t.write(Side::Harness, false, b"\"begin\",").unwrap();
         assert_eq!(t.phase, Phase::Loading, "not complete yet");
-        t.write(false, b"\"case\":0}").unwrap();
-        t.write(false, b"\nok").unwrap();
+        t.write(Side::Harness, false, b"\"case\":0}").unwrap();
+        t.write(Side::Harness, false, b"\nok").unwrap();
         t.finish();
         assert_eq!(t.phase, Phase::Case(0));
         assert_eq!(t.cases[&0].stdout, b"ok");
@@ -612,17 +559,34 @@ mod tests {
     fn frames_out_of_order_mark_the_run_and_move_nothing() {
         let mut t = tracker();
         let frame = |body: &str| format!("\n\x1eabc {body}\n").into_bytes();
-        t.write(false, &frame(r#"{"event":"ready"}"#)).unwrap();
-        t.write(false, &frame(r#"{"event":"begin","case":0}"#))
+        t.write(Side::Harness, false, &frame(r#"{"event":"ready"}"#))
             .unwrap();
-        t.write(false, &frame(r#"{"event":"end","case":0,"ok":true}"#))
-            .unwrap();
+        t.write(
+            Side::Harness,
+            false,
+            &frame(r#"{"event":"begin","case":0}"#),
+        )
+        .unwrap();
+        t.write(
+            Side::Harness,
+            false,
+            &frame(r#"{"event":"end","case":0,"ok":true}"#),
+        )
+        .unwrap();
         let (seq, deadline) = (t.seq, t.deadline);
-        t.write(false, &frame(r#"{"event":"end","case":0,"ok":true}"#))
-            .unwrap();
+        t.write(
+            Side::Harness,
+            false,
+            &frame(r#"{"event":"end","case":0,"ok":true}"#),
+        )
+        .unwrap();
         assert!(t.violation.is_some(), "a second end for a closed case");
-        t.write(false, &frame(r#"{"event":"begin","case":1}"#))
-            .unwrap();
+        t.write(
+            Side::Harness,
+            false,
+            &frame(r#"{"event":"begin","case":1}"#),
+        )
+        .unwrap();
         assert_eq!(
             (t.seq, t.deadline),
             (seq, deadline),
@@ -634,15 +598,22 @@ mod tests {
     #[test]
     fn a_forged_frame_without_the_nonce_is_learner_output() {
         let mut t = tracker();
-        t.write(false, b"\n\x1eabc {\"event\":\"ready\"}\n")
+        t.write(Side::Harness, false, b"\n\x1eabc {\"event\":\"ready\"}\n")
             .unwrap();
-        t.write(false, b"\n\x1eabc {\"event\":\"begin\",\"case\":0}\n")
-            .unwrap();
+        t.write(
+            Side::Harness,
+            false,
+            b"\n\x1eabc {\"event\":\"begin\",\"case\":0}\n",
+        )
+        .unwrap();
         assert!(
-            t.write(false, b"\n\x1exyz {}").is_ok(),
+            t.write(Side::Harness, false, b"\n\x1exyz {}").is_ok(),
             "9 bytes fit the cap of 10"
         );
-        assert!(t.write(false, b"\n\x1exyz {}\n").is_err(), "past the cap");
+        assert!(
+            t.write(Side::Harness, false, b"\n\x1exyz {}\n").is_err(),
+            "past the cap"
+        );
         assert!(t.output_exceeded);
         assert!(t.cases[&0].end.is_none());
         assert!(t.cases[&0].stdout.starts_with(b"\n\x1exyz {}"));

@@ -1,0 +1,68 @@
+//! What the host writes to a guest's stdin, and when.
+
+use std::collections::VecDeque;
+use std::task::Waker;
+
+/// A guest's stdin. The request line goes first; each case's input follows only once the
+/// harness has ended the case before it, so no input is inside the sandbox before its
+/// case (a hidden test's input cannot be read, or printed, by code running for an earlier,
+/// visible test). A suite's tester and learner instances also receive the messages the
+/// host relays between them.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    ready: VecDeque<u8>,
+    /// Inputs not sent yet, in run order (one JSON line each).
+    queued: VecDeque<Vec<u8>>,
+    /// Nothing more comes once `queued` is empty: the guest reads end-of-file.
+    closes: bool,
+    reader: Option<Waker>,
+}
+
+impl Inbox {
+    /// `first` now; each of `then` on `release_next`; end-of-file after the last.
+    pub fn new(first: Vec<u8>, then: Vec<Vec<u8>>) -> Inbox {
+        Inbox {
+            ready: first.into(),
+            queued: then.into(),
+            closes: true,
+            reader: None,
+        }
+    }
+
+    /// Like `new`, but the stream stays open for relayed messages: a read waits.
+    pub fn open(first: Vec<u8>, then: Vec<Vec<u8>>) -> Inbox {
+        Inbox {
+            closes: false,
+            ..Inbox::new(first, then)
+        }
+    }
+
+    /// Sends the next queued input.
+    pub fn release_next(&mut self) {
+        if let Some(next) = self.queued.pop_front() {
+            self.send(&next);
+        }
+    }
+
+    /// Sends `bytes` now.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.ready.extend(bytes);
+        if let Some(reader) = self.reader.take() {
+            reader.wake();
+        }
+    }
+
+    /// Up to `room` bytes; `Some(empty)` is end-of-file, `None` means wait (`waker` is
+    /// woken when more is sent).
+    pub fn read(&mut self, room: usize, waker: &Waker) -> Option<Vec<u8>> {
+        if self.ready.is_empty() {
+            if self.closes && self.queued.is_empty() {
+                return Some(Vec::new());
+            }
+            self.reader = Some(waker.clone());
+            return None;
+        }
+        let count = room.min(self.ready.len());
+        Some(self.ready.drain(..count).collect())
+    }
+}
