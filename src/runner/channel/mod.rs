@@ -14,9 +14,11 @@
 //! Output is capped per phase: the write that passes the cap traps the guest at once.
 
 mod inbox;
+mod observed;
 mod streams;
 
 pub use inbox::Inbox;
+pub use observed::{Ran, Stopped, observe};
 pub use streams::Shared;
 
 use crate::value::Value;

@@ -280,10 +280,10 @@ pub async fn run(
             start: next,
         };
         match batch.run().await? {
-            batch::Ran::CompileError(message) => {
+            super::channel::Ran::CompileError(message) => {
                 return Ok((RunReport::CompileError { message }, info));
             }
-            batch::Ran::Observed(observed) => {
+            super::channel::Ran::Observed(observed) => {
                 let before = next;
                 for (index, observation) in observed {
                     if index < total && observations[index].is_none() {

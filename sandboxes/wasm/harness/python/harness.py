@@ -167,12 +167,6 @@ def main():
     if kind == "sql":
         import binascii
         import sqlite3
-    if kind == "suite":
-        import importlib.util
-        import traceback
-        import unittest
-
-        traceback.clear_frames = lambda tb: None  # assertRaises walks frames only to free them
     import gc
 
     # No automatic cyclic collection: it would run learner finalizers (`__del__`,
@@ -230,7 +224,7 @@ def main():
     sources = {}
 
     def source_line(filename, lineno):
-        if not (filename.startswith("/submission/") or filename.startswith("/support/")):
+        if not filename.startswith("/submission/"):
             return ""
         if filename not in sources:
             try:
@@ -267,7 +261,7 @@ def main():
             code = frame.f_code
             filename, function = code.co_filename, code.co_name
             if type_(filename) is str_ and type_(function) is str_ and (
-                    filename.startswith("/submission/") or filename.startswith("/support/")):
+                    filename.startswith("/submission/")):
                 frames.append(f'  File "{filename}", line {tb.tb_lineno}, in {function}')
                 line = source_line(filename, tb.tb_lineno)
                 if line:
@@ -463,254 +457,7 @@ def main():
         emit({"event": "done"})
         return
 
-    if kind == "suite":
-        suite(request, cases, emit, untrusted, describe, unittest, importlib.util, builtins, sys)
-        return
-
     emit({"event": "fault", "message": f"unknown kind {kind!r}"})
-
-
-def suite(request, cases, emit, untrusted, describe, unittest, importlib_util, builtins, sys):
-    """Runs the named unittest tests one by one. After loading and after every test it
-    checks that learner code left the framework as it found it: a patched assertEqual
-    would pass anything, so any change ends the run as tampering."""
-    type_, str_, len_, range_, vars_ = type, str, len, range, vars
-    BaseException_, SyntaxError_ = BaseException, SyntaxError
-    sentinel = object()
-    modules_dict = sys.modules
-
-    function_types = (type(suite), classmethod, staticmethod, property, type, type(sys))
-    # (label, live dict, copy, whole): a whole dict may not gain or lose keys; otherwise
-    # only the functions it held are checked (a test class may set data in setUpClass).
-    snapshots = []
-
-    def snapshot(label, live, whole):
-        copy = {key: value for key, value in dict(live).items() if type_(key) is str_}
-        if not whole:
-            copy = {key: value for key, value in copy.items() if type_(value) in function_types}
-        snapshots.append((label, live, copy, whole))
-
-    for owner in [unittest.TestCase, unittest.TestResult, unittest.TestSuite, unittest.TestLoader,
-                  unittest.FunctionTestCase, unittest.case._Outcome]:
-        snapshot(owner.__qualname__, vars_(owner), True)
-    # The test framework and the import machinery that loads the test files.
-    modules = {name: module for name, module in modules_dict.items()
-               if name.split(".")[0] in ("unittest", "importlib", "_frozen_importlib",
-                                         "_frozen_importlib_external")}
-    for name, module in modules.items():
-        snapshot(name, vars_(module), False)
-    for owner in [importlib_util.spec_from_file_location.__globals__["SourceFileLoader"],
-                  importlib_util.spec_from_file_location.__globals__["FileLoader"],
-                  importlib_util.spec_from_file_location.__globals__["SourceLoader"]]:
-        snapshot(owner.__qualname__, vars_(owner), True)
-    builtins_dict = vars_(builtins)
-    builtins_copy = dict(builtins_dict)
-    TestCase = unittest.TestCase
-    TestResult = unittest.TestResult
-
-    def tampering():
-        found = []
-        for label, live, copy, whole in snapshots:
-            if whole and len_(live) != len_(copy):
-                found.append(f"{label} (attributes added or removed)")
-            for key, value in copy.items():
-                if live.get(key, sentinel) is not value:
-                    found.append(f"{label}.{key}")
-        for name, module in modules.items():
-            if modules_dict.get(name) is not module:
-                found.append(f"sys.modules[{name!r}]")
-        for key, value in builtins_copy.items():
-            if key != "_" and builtins_dict.get(key, sentinel) is not value:
-                found.append(f"builtins.{key}")
-        return found
-
-    # Every class that exists before learner code runs (contextlib, functools, importlib,
-    # …): a persistent patch of any of them is tampering too.
-    for name, module in list(modules_dict.items()):
-        if name in modules or type_(name) is not str_:
-            continue
-        for key, value in list(vars_(module).items()):
-            # isinstance, not type() is type: many have a metaclass (ABCMeta). No
-            # learner code has run yet, so no __instancecheck__ of theirs can.
-            if isinstance(value, type) and type_(key) is str_:
-                snapshot(f"{name}.{key}", vars_(value), False)
-    namespace = type(sys.implementation)
-
-    def recorder():
-        """The result object a test reports to: a plain namespace of closures, so no
-        class of it can be found (`__subclasses__`) and patched. Exception info is kept
-        raw and formatted after the test, outside learner code."""
-        outcomes = []
-        runs = [0]
-
-        def record(kind):
-            return lambda test, detail=None, *rest: outcomes.append((kind, detail))
-
-        def start(test):
-            runs[0] += 1
-
-        def sub_test(test, subtest, err):
-            if err is not None:
-                outcomes.append(("failed", err))
-
-        result = namespace(
-            startTest=start, stopTest=lambda test: None, addSuccess=lambda test: None,
-            addError=record("error"), addFailure=record("failed"), addSkip=record("skipped"),
-            addSubTest=sub_test, addExpectedFailure=lambda test, err: None,
-            addUnexpectedSuccess=lambda test: outcomes.append(("failed", "unexpected success")),
-            addDuration=lambda test, elapsed: None, failfast=False, shouldStop=False)
-        return result, outcomes, runs
-
-    emit({"event": "load"})
-    loaded = []
-    for path in request["suite"]:
-        module_name = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        try:
-            spec = importlib_util.spec_from_file_location(module_name, path)
-            module = importlib_util.module_from_spec(spec)
-            modules_dict[module_name] = module
-            untrusted(spec.loader.exec_module, module)
-        except SyntaxError_ as error:
-            emit({"event": "compile_error", "message": describe(error, None)["traceback"]})
-            return
-        except BaseException_ as error:
-            emit({"event": "load_error", "error": describe(error, sys.exc_info()[2])})
-            return
-        loaded.append((module_name, module))
-
-    test_modules = dict(loaded)
-    problems = tampering()
-    if problems:
-        emit({"event": "tampered", "what": problems[:10]})
-        return
-
-    def discover():
-        """Tests of the TestCase classes defined in the test files (load_tests and
-        other module-level hooks are ignored: learner code could have planted them)."""
-        found = {}
-        loader = unittest.TestLoader()
-        for module_name, module in test_modules.items():
-            for value in list(vars_(module).values()):
-                if type_(value) is not type or TestCase not in value.__mro__:
-                    continue
-                if vars_(value).get("__module__") != module_name:
-                    continue
-                for item in loader.loadTestsFromTestCase(value):
-                    found[str_(item.id())] = item
-        return found
-
-    def foreign_code():
-        """Test classes must consist of the test files' own code: a base class or a
-        function from anywhere else (planted while the file was loading) is tampering."""
-        problems = []
-        for module_name, module in test_modules.items():
-            for value in list(vars_(module).values()):
-                if type_(value) is not type or TestCase not in value.__mro__:
-                    continue
-                for klass in value.__mro__:
-                    if klass is TestCase:
-                        break
-                    owner = vars_(klass).get("__module__")
-                    if owner not in test_modules:
-                        problems.append(f"{value.__qualname__} inherits from {klass.__qualname__} ({owner})")
-                        continue
-                    for key, item in vars_(klass).items():
-                        code = getattr(item, "__code__", None)
-                        filename = getattr(code, "co_filename", "/support/")
-                        if type_(filename) is not str_ or not filename.startswith("/support/"):
-                            problems.append(f"{klass.__qualname__}.{key} comes from {filename}")
-        return problems
-
-    try:
-        tests = untrusted(discover)
-    except BaseException_ as error:
-        emit({"event": "load_error", "error": describe(error, sys.exc_info()[2])})
-        return
-    ids = [test_id for test_id in tests if type_(test_id) is str_]
-    try:
-        planted = untrusted(foreign_code)
-    except BaseException_ as error:
-        planted = [f"the test classes could not be checked: {describe(error, None)['message']}"]
-    if planted:
-        emit({"event": "tampered", "what": [str_(item)[:200] for item in planted[:10] if type_(item) is str_]})
-        return
-    for module_name, module in loaded:
-        live = vars_(module)
-        snapshot(module_name, live, False)
-        for value in list(live.values()):
-            if type_(value) is type and TestCase in value.__mro__:
-                label = vars_(value).get("__qualname__")
-                snapshot(label if type_(label) is str_ else "a test class", vars_(value), False)
-
-    problems = tampering()
-    if problems:
-        emit({"event": "tampered", "what": problems[:10]})
-        return
-
-    classes = []  # (test class, its setUpClass error or None)
-    for index, case in cases():
-        wanted = case["test"]
-        matches = [test_id for test_id in ids if test_id == wanted or test_id.endswith("." + wanted)]
-        emit({"event": "begin", "case": index})
-        if len_(matches) != 1:
-            problem = "no test" if not matches else "more than one test"
-            message = f"{problem} matches {wanted!r}; the suite has: {', '.join(sorted(ids)) or 'none'}"
-            emit({"event": "end", "case": index, "ok": True, "status": "error", "message": message[:4000]})
-            continue
-        test = tests[matches[0]]
-        test_class = type_(test)
-        setup_error = None
-        for known, error in classes:
-            if known is test_class:
-                setup_error = error
-                break
-        else:
-            # setUpClass runs once, before the class's first test (as TestSuite does).
-            try:
-                untrusted(lambda: test_class.setUpClass())
-            except BaseException_ as error:
-                setup_error = describe(error, sys.exc_info()[2])
-            classes.append((test_class, setup_error))
-        if setup_error is not None:
-            message = "setUpClass failed:\n" + setup_error["traceback"]
-            emit({"event": "end", "case": index, "ok": True, "status": "error", "message": message[-4000:]})
-            continue
-        result, recorded, counter = recorder()
-        crash = None
-        try:
-            untrusted(test, result)
-        except BaseException_ as error:
-            crash = describe(error, sys.exc_info()[2])
-        problems = tampering()
-        if problems:
-            emit({"event": "tampered", "what": problems[:10]})
-            return
-        outcomes = list(recorded)
-        runs = counter[0]
-        status, message = "passed", ""
-        if crash is not None:
-            status, message = "error", crash["traceback"]
-        elif outcomes:
-            entry = outcomes[0]
-            if type_(entry) is not tuple or len_(entry) != 2 or type_(entry[0]) is not str_:
-                emit({"event": "tampered", "what": ["the harness's test result"]})
-                return
-            first_kind, detail = entry
-            status = first_kind if first_kind in ("error", "failed", "skipped") else "error"
-            if type_(detail) is tuple and len_(detail) == 3:
-                message = describe(detail[1], detail[2])["traceback"]
-            else:
-                message = str_(detail) if type_(detail) is str_ else ""
-        elif type_(runs) is not int or runs != 1:
-            status, message = "error", "the test did not run"
-        emit({"event": "end", "case": index, "ok": True, "status": status, "message": message[-4000:]})
-    for test_class, error in classes:
-        if error is None:
-            try:
-                untrusted(lambda: test_class.tearDownClass())
-            except BaseException_:
-                pass
-    emit({"event": "done"})
 
 
 def create_builtin_for_learners(spec):

@@ -1,0 +1,200 @@
+//! What a run's frames say happened to each case: the tracker's record, and how the
+//! guests stopped, turned into observations. One reading for every runner that speaks
+//! the frame protocol (the wasm runner's harnesses, the Docker runner's suites).
+
+use super::{CaseRecord, Phase, Tracker};
+use crate::exercise::manifest::Kind;
+use crate::runner::{CaseObservation, CaseOutcome, RunnerError};
+use crate::value::Value;
+use std::time::Duration;
+
+/// What a batch found.
+pub enum Ran {
+    CompileError(String),
+    /// Observations by case index (the cases this batch reached).
+    Observed(Vec<(usize, CaseObservation)>),
+}
+
+/// How the instances stopped (the outcome of the phase they were in), and what the
+/// learner's code used.
+pub struct Stopped {
+    pub outcome: CaseOutcome,
+    pub fuel_spent: u64,
+    pub peak_memory_bytes: u64,
+    /// Out of fuel in a phase that had not been granted its own fuel yet.
+    pub stale_fuel: bool,
+}
+
+/// What the tracker saw of the cases from `start` (of `total`), as observations by case.
+/// `runtime` names the interpreter, for an infrastructure fault's message.
+pub fn observe(
+    tracker: &mut Tracker,
+    kind: Kind,
+    start: usize,
+    total: usize,
+    runtime: &str,
+    stopped: Stopped,
+) -> Result<Ran, RunnerError> {
+    if let Some(event) = tracker.event("compile_error") {
+        let message = event["message"]
+            .as_str()
+            .unwrap_or("the code does not compile");
+        return Ok(Ran::CompileError(message.to_string()));
+    }
+    if let Some(event) = tracker.event("fault") {
+        return Err(RunnerError(format!(
+            "the harness reported a fault: {}",
+            event["message"].as_str().unwrap_or("?")
+        )));
+    }
+    if let Some(violation) = tracker.violation.clone() {
+        // Only learner code that reached the nonce can break the protocol, and then no
+        // frame of this instance can be believed: every case from here is an error.
+        let message = format!("the submission interfered with the grader's channel ({violation})");
+        let failed = CaseOutcome::RuntimeError { message };
+        let observed = (start..total)
+            .map(|index| (index, fixed(failed.clone())))
+            .collect();
+        return Ok(Ran::Observed(observed));
+    }
+    let started_any = !tracker.cases.is_empty();
+    let in_start_phase = tracker.phase == Phase::Start;
+    let load_error = tracker.event("load_error").cloned();
+    // A MemoryError while loading, after a refused growth, is the memory limit.
+    let load_memory_denied = tracker.memory_denied;
+    let loading_output = std::mem::take(&mut tracker.loading_output);
+    let mut observed = Vec::new();
+    for (index, record) in std::mem::take(&mut tracker.cases) {
+        let observation = match record.end.clone() {
+            Some(end) => finished_case(kind, &end, record),
+            // The case ran out of fuel before the epoch callback had granted it its
+            // own (it began less than a tick after the previous phase): not its fault.
+            // A fresh instance starts at it (not for the batch's first case, so each
+            // batch still makes progress).
+            None if stopped.stale_fuel && index > start => continue,
+            None => observation(stopped_case(kind, stopped.outcome.clone()), record),
+        };
+        observed.push((index, observation));
+    }
+    let reached = observed.last().map_or(start, |(index, _)| index + 1);
+    let rest = reached..total;
+    let rest_outcome = if let Some(event) = load_error {
+        Some(match load_memory_denied {
+            true => CaseOutcome::MemoryLimit,
+            false => CaseOutcome::RuntimeError {
+                message: error_text(&event["error"]),
+            },
+        })
+    } else if !started_any {
+        if in_start_phase {
+            // Only the interpreter and the harness ran: whatever stopped them (an
+            // overloaded host, a memory limit too small for the interpreter itself) is
+            // not the learner's doing. The queue retries; validation shows the message.
+            return Err(RunnerError(format!(
+                "the {} runtime stopped before its harness was ready: {:?}; {}",
+                runtime,
+                stopped.outcome,
+                String::from_utf8_lossy(&loading_output)
+            )));
+        }
+        // The program stopped while loading (an import that loops, eats memory, prints
+        // without end or exits): every remaining test has that outcome.
+        Some(match stopped.outcome {
+            CaseOutcome::Exited { code } => CaseOutcome::RuntimeError {
+                message: format!("the program exited (code {code}) while it was being loaded"),
+            },
+            other => other,
+        })
+    } else {
+        None
+    };
+    if let Some(outcome) = rest_outcome {
+        for index in rest {
+            let mut failed = fixed(outcome.clone());
+            failed.stdout = loading_output.clone();
+            observed.push((index, failed));
+        }
+    }
+    if let Some((_, first)) = observed.first_mut() {
+        first.cpu_used = stopped.fuel_spent;
+    }
+    for (_, observation) in &mut observed {
+        observation.peak_memory_bytes = stopped.peak_memory_bytes;
+    }
+    Ok(Ran::Observed(observed))
+}
+
+fn observation(outcome: CaseOutcome, record: CaseRecord) -> CaseObservation {
+    let duration = match (record.started, record.finished) {
+        (Some(started), Some(finished)) => finished.saturating_duration_since(started),
+        (Some(started), None) => started.elapsed(),
+        _ => Duration::ZERO,
+    };
+    CaseObservation {
+        outcome,
+        value: None,
+        stdout: record.stdout,
+        stderr: record.stderr,
+        duration,
+        cpu_used: 0,
+        peak_memory_bytes: 0,
+    }
+}
+
+fn fixed(outcome: CaseOutcome) -> CaseObservation {
+    observation(outcome, CaseRecord::default())
+}
+
+/// The traceback (or message) of a harness error object.
+fn error_text(error: &Value) -> String {
+    error["traceback"]
+        .as_str()
+        .filter(|text| !text.is_empty())
+        .or_else(|| error["message"].as_str())
+        .unwrap_or("the program raised an error")
+        .to_string()
+}
+
+/// The observation of a case the harness finished (`end` frame). A refused memory
+/// growth during a case that did not pass is the memory limit (a `MemoryError` the
+/// program or, in a suite, the proxy turned into an error).
+fn finished_case(kind: Kind, end: &Value, record: CaseRecord) -> CaseObservation {
+    let ok = end["ok"].as_bool() == Some(true);
+    let passed = ok && (kind != Kind::Suite || end["status"].as_str() == Some("passed"));
+    let value = match (ok, kind) {
+        (false, _) | (true, Kind::Io) => None,
+        (true, Kind::Suite) => Some(Value::object([
+            ("status", end["status"].clone()),
+            ("message", end["message"].clone()),
+        ])),
+        (true, _) => Some(end["value"].clone()),
+    };
+    let outcome = if record.memory_denied && !passed {
+        CaseOutcome::MemoryLimit
+    } else if !ok {
+        CaseOutcome::RuntimeError {
+            message: error_text(&end["error"]),
+        }
+    } else if kind == Kind::Io {
+        CaseOutcome::Exited {
+            code: end["exit"].as_i64().unwrap_or(0) as i32,
+        }
+    } else {
+        CaseOutcome::Exited { code: 0 }
+    };
+    let mut observation = observation(outcome, record);
+    observation.value = value;
+    observation
+}
+
+/// The outcome of a case the instance stopped in. An exit is the program's answer for
+/// io; for the other kinds the harness had not reported, so it is an error.
+fn stopped_case(kind: Kind, outcome: CaseOutcome) -> CaseOutcome {
+    match (kind, outcome) {
+        (Kind::Io, outcome) => outcome,
+        (_, CaseOutcome::Exited { code }) => CaseOutcome::RuntimeError {
+            message: format!("the program exited (code {code}) before the test finished"),
+        },
+        (_, outcome) => outcome,
+    }
+}
