@@ -187,7 +187,12 @@ pub fn run_request(
     files: BTreeMap<String, Vec<u8>>,
     maxima: &Limits,
 ) -> RunRequest {
-    let cases = run_order(exercise)
+    let order = run_order(exercise);
+    let hidden_from = order
+        .iter()
+        .position(|&index| exercise.tests[index].visibility == Visibility::Hidden)
+        .unwrap_or(order.len());
+    let cases = order
         .into_iter()
         .map(|index| &exercise.tests[index])
         .map(|test| match exercise.kind {
@@ -213,6 +218,7 @@ pub fn run_request(
         schema: exercise.schema.clone(),
         http: exercise.http.clone(),
         cases,
+        hidden_from,
         limits: Limits::resolve(&exercise.limits, maxima),
     }
 }

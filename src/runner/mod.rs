@@ -74,8 +74,12 @@ pub struct RunRequest {
     pub schema: Option<String>,
     /// The `http` kind's server command, port and readiness path.
     pub http: Option<HttpSpec>,
-    /// One input per test, in manifest order.
+    /// One input per test, in run order (`exercise::run_order`): visible tests first.
     pub cases: Vec<CaseInput>,
+    /// The index of the first hidden test in `cases` (`cases.len()` when none is). A
+    /// runner that runs several cases in one sandbox stops showing text from there on;
+    /// one that cannot choose the order of a framework's tests runs the two groups apart.
+    pub hidden_from: usize,
     pub limits: Limits,
 }
 

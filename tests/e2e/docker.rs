@@ -630,9 +630,9 @@ async fn a_killed_worker_leaves_no_container_after_the_next_start() {
     app.stop().await;
 }
 
-/// Printing a report does not forge a suite pass: pytest's JUnit frame and node:test's
-/// reporter frames need the run's nonce, which comes on stdin before any learner code
-/// runs and is on no command line. Each forgery would pass every test if it worked.
+/// Printing a report does not forge a suite pass: the tester's frames need its nonce,
+/// which is in another process, of another user, and on no command line. Each forgery
+/// would pass every test if it worked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn printed_suite_reports_are_not_results() {
     let runner = sandboxes(Some(runner(2).await));
@@ -659,19 +659,21 @@ for (const nonce of [stolen, '0'.repeat(32)]) {
 console.log('ok 1 - first in, first out');
 process.exit(0);
 "#;
-    // The reporter's preload froze node:assert before any test code ran.
-    let js_patched_assert = r#"
-import assert from 'node:assert';
-import strict from 'node:assert/strict';
-for (const a of [assert, strict]) {
-  for (const name of ['equal', 'strictEqual', 'deepStrictEqual', 'throws', 'ok']) a[name] = () => {};
-}
-export class Queue { constructor() {} push() {} shift() {} peek() {} get size() { return 0; } isEmpty() { return true; } }
-"#;
-    for (slug, file, forgery) in [
-        ("python-bank-pytest", "bank.py", python_forgery),
-        ("node-queue-suite", "queue.js", js_forgery),
-        ("node-queue-suite", "queue.js", js_patched_assert),
+    // node:assert here is the learner's process's own: the tests run in another.
+    let useless_queue = "export class Queue { constructor() {} push() {} shift() {} peek() {} get size() { return 0; } isEmpty() { return true; } }\n";
+    let js_patched_assert = format!(
+        "import assert from 'node:assert';\nimport strict from 'node:assert/strict';\nfor (const a of [assert, strict]) {{\n  for (const name of ['equal', 'strictEqual', 'deepStrictEqual', 'throws', 'ok']) a[name] = () => {{}};\n}}\n{useless_queue}"
+    );
+    // (slug, file, attack, what the same module earns without the attack).
+    for (slug, file, forgery, useless) in [
+        ("python-bank-pytest", "bank.py", python_forgery, ""),
+        ("node-queue-suite", "queue.js", js_forgery, ""),
+        (
+            "node-queue-suite",
+            "queue.js",
+            js_patched_assert.as_str(),
+            useless_queue,
+        ),
     ] {
         let package = Package::from_dir(
             &repo().join("exercises").join(slug),
@@ -681,13 +683,19 @@ export class Queue { constructor() {} push() {} shift() {} peek() {} get size() 
         let (exercise, _) = verdict::exercise::validate(&package, &runner, &MAXIMA, &|_| {})
             .await
             .unwrap();
-        let files = BTreeMap::from([(file.to_string(), forgery.as_bytes().to_vec())]);
-        let (grade, _, _) = verdict::exercise::grade_files(&exercise, files, &runner, &MAXIMA)
-            .await
-            .unwrap();
-        assert_eq!(
-            grade.score, 0.0,
-            "{slug}: a printed report scored: {:?}",
+        let grade_with = |source: &str| {
+            let files = BTreeMap::from([(file.to_string(), source.as_bytes().to_vec())]);
+            verdict::exercise::grade_files(&exercise, files, &runner, &MAXIMA)
+        };
+        let (grade, _, _) = grade_with(forgery).await.unwrap();
+        let baseline = match useless {
+            "" => 0.0,
+            useless => grade_with(useless).await.unwrap().0.score,
+        };
+        assert!(
+            grade.score <= baseline,
+            "{slug}: the attack scored {} (the module alone {baseline}): {:?}",
+            grade.score,
             grade.tests
         );
         assert_ne!(grade.verdict.as_str(), "accepted", "{slug}");
@@ -710,7 +718,14 @@ async fn every_container_setting_is_applied() {
     let image =
         verdict::runner::docker::image_tag(&docker_args(DockerMode::On), Language::Python).unwrap();
     let empty = BTreeMap::new();
-    let upload = verdict::runner::docker::sandbox::archive(&[("app", &empty)]).unwrap();
+    let upload =
+        verdict::runner::docker::sandbox::archive(&[verdict::runner::docker::sandbox::Folder {
+            name: "app",
+            files: &empty,
+            group: 0,
+            private: false,
+        }])
+        .unwrap();
     let sandbox =
         verdict::runner::docker::sandbox::Sandbox::create(&runner, &image, &limits, upload)
             .await

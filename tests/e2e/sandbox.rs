@@ -252,6 +252,7 @@ async fn output_is_capped_and_peak_memory_recorded() {
         function: None,
         schema: None,
         cases: vec![verdict::runner::CaseInput::Stdin(vec![])],
+        hidden_from: 1,
         limits,
     };
     let (report, info) = verdict::runner::Runner::run(&runner, &request)

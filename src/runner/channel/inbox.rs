@@ -52,6 +52,11 @@ impl Inbox {
         }
     }
 
+    /// Everything released so far (for a guest whose stdin the host writes itself).
+    pub fn take(&mut self) -> Vec<u8> {
+        self.ready.drain(..).collect()
+    }
+
     /// Up to `room` bytes; `Some(empty)` is end-of-file, `None` means wait (`waker` is
     /// woken when more is sent).
     pub fn read(&mut self, room: usize, waker: &Waker) -> Option<Vec<u8>> {

@@ -14,6 +14,7 @@
 //! Output is capped per phase: the write that passes the cap traps the guest at once.
 
 mod inbox;
+pub mod input;
 mod observed;
 mod streams;
 

@@ -36,8 +36,8 @@ impl Shared {
     }
 
     /// Feeds guest bytes to the tracker and wakes the deadline waiter when a frame
-    /// moved the phase.
-    fn write(&self, side: Side, stderr: bool, bytes: &[u8]) -> Result<(), ()> {
+    /// moved the phase; `Err` once the output cap is passed.
+    pub fn write(&self, side: Side, stderr: bool, bytes: &[u8]) -> Result<(), ()> {
         let (result, moved) = {
             let mut tracker = self.lock();
             let before = tracker.deadline;

@@ -172,7 +172,12 @@ pub async fn sweep(docker: &Docker, timeout: Duration) -> anyhow::Result<usize> 
 /// seccomp filter, only a loopback interface, and a read-only root.
 pub async fn canary(runner: &DockerRunner, image: &RunnerImage) -> Result<(), RunnerError> {
     let empty = BTreeMap::new();
-    let upload = sandbox::archive(&[("app", &empty)])?;
+    let upload = sandbox::archive(&[sandbox::Folder {
+        name: "app",
+        files: &empty,
+        group: 0,
+        private: false,
+    }])?;
     let sandbox = Sandbox::create(runner, &image.tag, &Limits::DEFAULT, upload).await?;
     let result = canary_checks(&sandbox).await;
     sandbox.remove().await?;

@@ -10,6 +10,7 @@
 mod engine;
 pub mod report;
 pub mod sandbox;
+mod split;
 
 use crate::exercise::manifest::{Kind, Language};
 use crate::runner::{
@@ -33,13 +34,16 @@ pub const KEEPER_USER: &str = "10000:10000";
 pub const LEARNER_USER: &str = "10001:10001";
 /// The HTTP prober: out of the learner's reach.
 pub const PROBER_USER: &str = "10002:10002";
+/// A suite's tests, out of the learner's reach (`split`).
+pub const TESTER_USER: &str = "10003:10003";
+const TESTER_GROUP: u64 = 10003;
 /// Every sandbox container and volume carries this label (the sweeper's filter).
 pub const LABEL_SANDBOX: &str = "dev.verdict.sandbox";
 /// Which runner made it: `host:pid:start-time:instance`.
 pub const LABEL_OWNER: &str = "dev.verdict.owner";
 
 /// Harness files, compiled in; uploaded read-only to `/work/harness` of each container.
-const HARNESS: [(&str, &str); 6] = [
+const HARNESS: [(&str, &str); 14] = [
     (
         "function.py",
         include_str!("../../../sandboxes/docker/harness/function.py"),
@@ -49,8 +53,44 @@ const HARNESS: [(&str, &str); 6] = [
         include_str!("../../../sandboxes/docker/harness/function.mjs"),
     ),
     (
-        "suite.py",
-        include_str!("../../../sandboxes/docker/harness/suite.py"),
+        "tester.py",
+        include_str!("../../../sandboxes/docker/harness/tester.py"),
+    ),
+    (
+        "serve.py",
+        include_str!("../../../sandboxes/harness/python/serve.py"),
+    ),
+    (
+        "proxy.py",
+        include_str!("../../../sandboxes/harness/python/proxy.py"),
+    ),
+    (
+        "frames.py",
+        include_str!("../../../sandboxes/harness/python/frames.py"),
+    ),
+    (
+        "tester.mjs",
+        include_str!("../../../sandboxes/docker/harness/tester.mjs"),
+    ),
+    (
+        "serve.mjs",
+        include_str!("../../../sandboxes/docker/harness/serve.mjs"),
+    ),
+    (
+        "proxy.mjs",
+        include_str!("../../../sandboxes/docker/harness/proxy.mjs"),
+    ),
+    (
+        "hooks.mjs",
+        include_str!("../../../sandboxes/docker/harness/hooks.mjs"),
+    ),
+    (
+        "node-test.mjs",
+        include_str!("../../../sandboxes/docker/harness/node-test.mjs"),
+    ),
+    (
+        "tester-state.mjs",
+        include_str!("../../../sandboxes/docker/harness/tester-state.mjs"),
     ),
     (
         "probe.py",
@@ -59,10 +99,6 @@ const HARNESS: [(&str, &str); 6] = [
     (
         "probe.mjs",
         include_str!("../../../sandboxes/docker/harness/probe.mjs"),
-    ),
-    (
-        "reporter.mjs",
-        include_str!("../../../sandboxes/docker/harness/reporter.mjs"),
     ),
 ];
 
@@ -299,23 +335,35 @@ impl DockerRunner {
             .ok_or_else(|| RunnerError(format!("no Docker image runs {language:?}")))
     }
 
-    /// The upload: the learner's files (and the suite's test files) in `/work/app`, the
-    /// harness in `/work/harness`.
+    /// The upload: the learner's files in `/work/app`, the harness in `/work/harness`,
+    /// and a suite's test files in `/work/tests`, which only the tester's group can read:
+    /// hidden tests never reach the learner's processes.
     fn upload(request: &RunRequest) -> Result<Vec<u8>, RunnerError> {
         let mut app = request.files.clone();
-        for (name, text) in &request.support {
-            app.insert(name.clone(), text.clone());
-        }
+        let mut tests = request.support.clone();
         if request.language == Language::Javascript {
             // JavaScript files are ES modules, as in the wasm runner.
-            app.entry("package.json".to_string())
-                .or_insert_with(|| br#"{"type":"module"}"#.to_vec());
+            for folder in [&mut app, &mut tests] {
+                folder
+                    .entry("package.json".to_string())
+                    .or_insert_with(|| br#"{"type":"module"}"#.to_vec());
+            }
         }
         let harness: BTreeMap<String, Vec<u8>> = HARNESS
             .iter()
             .map(|(name, text)| (name.to_string(), text.as_bytes().to_vec()))
             .collect();
-        sandbox::archive(&[("app", &app), ("harness", &harness)])
+        let folder = |name, files, group, private| sandbox::Folder {
+            name,
+            files,
+            group,
+            private,
+        };
+        sandbox::archive(&[
+            folder("app", &app, 0, false),
+            folder("harness", &harness, 0, false),
+            folder("tests", &tests, TESTER_GROUP, true),
+        ])
     }
 
     /// A fresh container holding the request's files: a started, empty one from the warm
@@ -426,15 +474,15 @@ impl DockerRunner {
     async fn outcome(
         &self,
         sandbox: &Sandbox,
-        out: &ExecOutput,
+        ended: &Ended,
     ) -> Result<(CaseOutcome, bool), RunnerError> {
         // The OOM killer acted during the case (on the program or on one of its
         // processes): the limit held for the container as a whole.
-        let failed = out.ended != Ended::Exited(0);
+        let failed = *ended != Ended::Exited(0);
         if sandbox.out_of_memory(failed).await? {
             return Ok((CaseOutcome::MemoryLimit, true));
         }
-        Ok(match out.ended {
+        Ok(match *ended {
             Ended::TimedOut => (CaseOutcome::TimeLimit, true),
             Ended::OutputCapped => (CaseOutcome::OutputLimit, true),
             Ended::Exited(0) => (CaseOutcome::Exited { code: 0 }, false),
@@ -496,7 +544,7 @@ impl DockerRunner {
                     wrap: true,
                 })
                 .await?;
-            let (mut outcome, spent) = self.outcome(sandbox, &out).await?;
+            let (mut outcome, spent) = self.outcome(sandbox, &out.ended).await?;
             let (mut stdout, mut value) = (out.stdout, None);
             if request.kind == Kind::Function && outcome == (CaseOutcome::Exited { code: 0 }) {
                 match report::split_frame(&stdout, &nonce) {
@@ -575,118 +623,6 @@ impl DockerRunner {
                 )));
             }
         })
-    }
-
-    /// suite: pytest (Python, unittest included) or `node --test`, in one exec; the
-    /// report is parsed into one observation per manifest test.
-    async fn run_suite(&self, request: &RunRequest) -> Result<RunReport, RunnerError> {
-        let sandbox = self.sandbox(request).await?;
-        if let Some(message) = self.syntax_check(&sandbox, request).await? {
-            sandbox.remove().await?;
-            return Ok(RunReport::CompileError { message });
-        }
-        let nonce = format!("{:032x}", rand::random::<u128>());
-        let test_files: Vec<String> = request.support.keys().cloned().collect();
-        // Python: one pytest run over every test file. JavaScript: one in-process node
-        // run per file with verdict's reporter. The nonce goes in on stdin, read by the
-        // harness before any test or learner code runs.
-        let runs: Vec<Vec<String>> = match request.language {
-            Language::Python => {
-                let mut cmd = vec!["python3".to_string(), "/work/harness/suite.py".to_string()];
-                cmd.extend(test_files);
-                vec![cmd]
-            }
-            _ => test_files
-                .iter()
-                .map(|file| {
-                    vec![
-                        "node".to_string(),
-                        "--import=/work/harness/reporter.mjs".to_string(),
-                        "--test-reporter=/work/harness/reporter.mjs".to_string(),
-                        "--test-reporter-destination=stdout".to_string(),
-                        file.clone(),
-                    ]
-                })
-                .collect(),
-        };
-        // The suite's report is larger than a program's output; the cap still holds.
-        let output_cap = ((request.limits.output_kb * 1024) as usize).max(1024 * 1024);
-        let started = std::time::Instant::now();
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        let mut outcome = CaseOutcome::Exited { code: 0 };
-        for cmd in runs {
-            let out = sandbox
-                .exec(Exec {
-                    cmd,
-                    user: LEARNER_USER,
-                    stdin: format!("{nonce}\n").into_bytes(),
-                    env: Vec::new(),
-                    wall: request.limits.wall().saturating_sub(started.elapsed()),
-                    output_cap,
-                    wrap: true,
-                })
-                .await?;
-            stdout.extend_from_slice(&out.stdout);
-            stderr.extend_from_slice(&out.stderr);
-            let (ended, _) = self.outcome(&sandbox, &out).await?;
-            if !matches!(ended, CaseOutcome::Exited { .. }) {
-                outcome = ended;
-                break;
-            }
-        }
-        let (cpu, memory) = sandbox.usage().await;
-        sandbox.remove().await?;
-        let out = ExecOutput {
-            ended: Ended::Exited(0),
-            stdout,
-            stderr,
-            duration: started.elapsed(),
-        };
-        let per_test = out.duration / request.cases.len().max(1) as u32;
-        let results = match &outcome {
-            CaseOutcome::Exited { .. } => report::frames(&out.stdout, &nonce)
-                .and_then(|(frames, _)| match request.language {
-                    Language::Python => match frames.as_slice() {
-                        [xml] => report::parse_junit(xml.as_str().unwrap_or_default()),
-                        [] => Err("pytest did not finish (no report)".to_string()),
-                        _ => Err("more than one pytest report".to_string()),
-                    },
-                    _ => Ok(report::reporter_results(&frames)),
-                })
-                .map_err(|problem| CaseOutcome::RuntimeError {
-                    message: format!("{problem}\n{}", learner_trace(&out.stderr)),
-                }),
-            other => Err(other.clone()),
-        };
-        let observations: Vec<CaseObservation> = request
-            .cases
-            .iter()
-            .map(|case| {
-                let name = match case {
-                    CaseInput::Test(name) => name.as_str(),
-                    _ => "",
-                };
-                let (outcome, value) = match &results {
-                    Ok(results) => {
-                        let value = match results.get(name) {
-                            Some(result) => Value::object([
-                                ("status", Value::str(result.status)),
-                                ("message", Value::str(result.message.clone())),
-                            ]),
-                            None => Value::object([
-                                ("status", Value::str("error")),
-                                ("message", Value::str(format!("the suite reported no test named {name:?} (a collection error, or a test that was renamed)"))),
-                            ]),
-                        };
-                        (CaseOutcome::Exited { code: 0 }, Some(value))
-                    }
-                    Err(outcome) => (outcome.clone(), None),
-                };
-                observation(outcome, value, per_test)
-            })
-            .collect();
-        Ok(report(observations, cpu, memory))
     }
 
     /// http: the learner's server runs as one exec; the prober, as another user, waits
@@ -994,7 +930,7 @@ impl Runner for DockerRunner {
         let image = self.image(request.language)?.clone();
         let report = match request.kind {
             Kind::Io | Kind::Function => self.run_cases(request).await?,
-            Kind::Suite => self.run_suite(request).await?,
+            Kind::Suite => self.run_split_suite(request).await?,
             Kind::Http => self.run_http(request).await?,
             Kind::Sql => {
                 return Err(RunnerError(

@@ -64,6 +64,15 @@ pub struct ExecOutput {
     pub duration: Duration,
 }
 
+/// A started program's streams: what it writes, and its stdin.
+pub struct Attached {
+    pub id: String,
+    pub output: std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+    >,
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
 /// One program to run in the sandbox.
 pub struct Exec<'a> {
     pub cmd: Vec<String>,
@@ -250,28 +259,47 @@ pub fn host_config(limits: &Limits, volume: &str, nano_cpus: i64) -> HostConfig 
     }
 }
 
-/// A tar archive of `files` under `dir/`, owned by root and read-only to others.
-pub fn archive(folders: &[(&str, &BTreeMap<String, Vec<u8>>)]) -> Result<Vec<u8>, RunnerError> {
+/// A folder of an upload. Everything is owned by root, so no user of the sandbox can
+/// change it; `group` (with `private`) says who else may read it.
+pub struct Folder<'a> {
+    pub name: &'a str,
+    pub files: &'a BTreeMap<String, Vec<u8>>,
+    /// The group that owns the folder and its files (0: root).
+    pub group: u64,
+    /// Readable by root and `group` only (0750 and 0640); else by everyone (0755, 0644).
+    pub private: bool,
+}
+
+/// A tar archive of each folder's files under `name/`.
+pub fn archive(folders: &[Folder<'_>]) -> Result<Vec<u8>, RunnerError> {
     let mut builder = tar::Builder::new(Vec::new());
     let fail = |error: std::io::Error| RunnerError(format!("cannot build the upload: {error}"));
-    for (dir, files) in folders {
+    for folder in folders {
+        let (dir_mode, file_mode) = match folder.private {
+            true => (0o750, 0o640),
+            false => (0o755, 0o644),
+        };
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(tar::EntryType::Directory);
-        header.set_mode(0o755);
+        header.set_mode(dir_mode);
         header.set_uid(0);
-        header.set_gid(0);
+        header.set_gid(folder.group);
         header.set_size(0);
         builder
-            .append_data(&mut header, format!("{dir}/"), std::io::empty())
+            .append_data(&mut header, format!("{}/", folder.name), std::io::empty())
             .map_err(fail)?;
-        for (name, bytes) in files.iter() {
+        for (name, bytes) in folder.files.iter() {
             let mut header = tar::Header::new_gnu();
-            header.set_mode(0o644);
+            header.set_mode(file_mode);
             header.set_uid(0);
-            header.set_gid(0);
+            header.set_gid(folder.group);
             header.set_size(bytes.len() as u64);
             builder
-                .append_data(&mut header, format!("{dir}/{name}"), bytes.as_slice())
+                .append_data(
+                    &mut header,
+                    format!("{}/{name}", folder.name),
+                    bytes.as_slice(),
+                )
                 .map_err(fail)?;
         }
     }
@@ -401,10 +429,12 @@ impl Sandbox {
         .await
     }
 
-    /// Runs one program to completion, the wall limit, or the output cap.
-    pub async fn exec(&self, exec: Exec<'_>) -> Result<ExecOutput, RunnerError> {
+    /// Starts one program with its streams attached (for `exec`, and for a suite's two
+    /// sides, whose streams the caller drives). `exec.stdin` and `exec.wall` are the
+    /// caller's to use.
+    pub async fn attach(&self, exec: &Exec<'_>) -> Result<Attached, RunnerError> {
         let timeout = self.call_timeout;
-        let mut cmd = exec.cmd;
+        let mut cmd = exec.cmd.clone();
         if exec.wrap {
             let mut wrapped = vec![
                 "sh".to_string(),
@@ -425,7 +455,7 @@ impl Sandbox {
         let key = |entry: &String| entry.split('=').next().unwrap_or_default().to_string();
         let overridden: Vec<String> = exec.env.iter().map(key).collect();
         env.retain(|entry| !overridden.contains(&key(entry)));
-        env.extend(exec.env);
+        env.extend(exec.env.iter().cloned());
         let created = call(
             timeout,
             "exec create",
@@ -444,12 +474,7 @@ impl Sandbox {
             ),
         )
         .await?;
-        let started = Instant::now();
-        let deadline = started + exec.wall;
-        let StartExecResults::Attached {
-            mut output,
-            mut input,
-        } = call(
+        let StartExecResults::Attached { output, input } = call(
             timeout,
             "exec start",
             self.docker.start_exec(&created.id, None),
@@ -458,6 +483,38 @@ impl Sandbox {
         else {
             return Err(RunnerError("docker exec start: not attached".to_string()));
         };
+        Ok(Attached {
+            id: created.id,
+            output,
+            input,
+        })
+    }
+
+    /// How an attached program ended: its exit code once it has stopped (`None` while it
+    /// runs). A daemon that does not answer is an infrastructure fault.
+    pub async fn exit_code(&self, id: &str) -> Result<Option<i64>, RunnerError> {
+        let inspect = call(
+            self.call_timeout,
+            "exec inspect",
+            self.docker.inspect_exec(id),
+        )
+        .await?;
+        Ok(match inspect.running {
+            Some(true) => None,
+            _ => Some(inspect.exit_code.unwrap_or(-1)),
+        })
+    }
+
+    /// Runs one program to completion, the wall limit, or the output cap.
+    pub async fn exec(&self, exec: Exec<'_>) -> Result<ExecOutput, RunnerError> {
+        let timeout = self.call_timeout;
+        let Attached {
+            id,
+            mut output,
+            mut input,
+        } = self.attach(&exec).await?;
+        let started = Instant::now();
+        let deadline = started + exec.wall;
         let stdin = exec.stdin;
         let writer = tokio::spawn(async move {
             let _ = input.write_all(&stdin).await;
@@ -494,22 +551,12 @@ impl Sandbox {
             // A stalled stream is the learner's only if the daemon still answers: a
             // daemon that stopped is an infrastructure fault, never a time limit.
             Some(ended) => {
-                call(
-                    timeout,
-                    "exec inspect",
-                    self.docker.inspect_exec(&created.id),
-                )
-                .await?;
+                call(timeout, "exec inspect", self.docker.inspect_exec(&id)).await?;
                 ended
             }
             // The streams closed; the process may still run (it closed them itself).
             None => loop {
-                let inspect = call(
-                    timeout,
-                    "exec inspect",
-                    self.docker.inspect_exec(&created.id),
-                )
-                .await?;
+                let inspect = call(timeout, "exec inspect", self.docker.inspect_exec(&id)).await?;
                 if inspect.running != Some(true) {
                     break Ended::Exited(inspect.exit_code.unwrap_or(-1));
                 }

@@ -2,9 +2,9 @@
 //! a pair (the tester, which runs the instructor's tests, and the learner's instance,
 //! which runs the learner's code behind the proxy), and what it observed of each case.
 
-use super::input::{harness_input, learner_request};
 use super::{Prepared, STARTUP_FUEL, STARTUP_SLACK, Workspace, fuel_per_ms, preopen};
 use crate::exercise::manifest::Kind;
+use crate::runner::channel::input::{self, run_tracker};
 use crate::runner::channel::{Ran, Shared, Side, Stopped, Tracker, observe};
 use crate::runner::wasm::{Execution, Guest, WasmRunner};
 use crate::runner::{CaseOutcome, RunRequest, RunnerError};
@@ -20,14 +20,6 @@ pub(super) struct Batch<'a> {
     pub workspace: &'a Workspace,
     pub request: &'a RunRequest,
     pub start: usize,
-}
-
-fn marker(nonce: &str) -> Vec<u8> {
-    format!("\n\x1e{nonce} ").into_bytes()
-}
-
-fn nonce() -> String {
-    hex::encode(rand::random::<[u8; 16]>())
 }
 
 impl Batch<'_> {
@@ -52,35 +44,14 @@ impl Batch<'_> {
 
     /// The tracker, with the harness's stdin (and a suite's learner instance).
     fn tracker(&self) -> Tracker {
-        let limits = &self.request.limits;
-        let harness_nonce = nonce();
-        // However the frames go, a batch never runs longer than its start-up plus every
-        // remaining case (and the loading) at the wall limit.
-        let phases = (self.request.cases.len() - self.start) as u32 + 1;
-        let mut tracker = Tracker::new(
-            Some(marker(&harness_nonce)),
-            (limits.output_kb as usize) * 1024,
-            limits.wall() + STARTUP_SLACK,
-            limits.wall(),
-            limits.wall() * phases + STARTUP_SLACK,
-        );
-        tracker.expect_case(self.start);
-        tracker.set_input(harness_input(
+        let cases = self.start..self.request.cases.len();
+        run_tracker(
             self.request,
             self.runtime,
-            &harness_nonce,
-            self.start,
-        ));
-        if self.request.kind == Kind::Suite {
-            // A nonce of its own: the learner's side can forge its answers (they are the
-            // learner's to give), never the tester's frames.
-            let learner_nonce = nonce();
-            tracker.add_learner(
-                marker(&learner_nonce),
-                learner_request(self.request, &learner_nonce),
-            );
-        }
-        tracker
+            &input::WASM,
+            cases,
+            STARTUP_SLACK,
+        )
     }
 
     /// A WASI context for `side`: fixed argv, no environment, read-only preopens.

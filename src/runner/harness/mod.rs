@@ -27,12 +27,11 @@ use wasmtime_wasi::p1;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 mod batch;
-mod input;
 
 /// The harness files, compiled in and written to a private folder at start-up: the
 /// Python harness and the suite kind's tester, learner server and proxy protocol, and
 /// the JavaScript harness.
-const HARNESS_FILES: [(&str, &str, &str); 5] = [
+const HARNESS_FILES: [(&str, &str, &str); 6] = [
     (
         "python",
         "harness.py",
@@ -52,6 +51,11 @@ const HARNESS_FILES: [(&str, &str, &str); 5] = [
         "python",
         "proxy.py",
         include_str!("../../../sandboxes/harness/python/proxy.py"),
+    ),
+    (
+        "python",
+        "frames.py",
+        include_str!("../../../sandboxes/harness/python/frames.py"),
     ),
     (
         "javascript",

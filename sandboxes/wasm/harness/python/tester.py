@@ -13,72 +13,18 @@ the learner's answers, each as `{"relay": "<message>"}`, and each case's `{"test
 line (the first after the `loaded` frame, the next after the case before it ended). Frames on fd 1, as the other kinds:
 "\\n" "\\x1e" <nonce> " " <json> "\\n".
 """
-import io
-import os
 import sys
 
 sys.set_int_max_str_digits(0)
 sys.path.insert(0, "/harness")
 
 import importlib.util  # noqa: E402
-import json  # noqa: E402
 import traceback  # noqa: E402
 import unittest  # noqa: E402
 
-import proxy  # noqa: E402
+from frames import Host  # noqa: E402
 
 SUPPORT = "/support/"
-
-
-def clean(value):
-    """A frame's value with every str valid Unicode (a lone surrogate, which no JSON
-    parser takes, becomes its escape)."""
-    if type(value) is str:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if type(value) is dict:
-        return {clean(key): clean(item) for key, item in value.items()}
-    if type(value) is list:
-        return [clean(item) for item in value]
-    return value
-
-
-class Host:
-    """The channel to the host: frames out, lines in."""
-
-    def __init__(self):
-        self.input = sys.stdin.buffer
-        sys.stdin = io.StringIO("")  # the protocol's lines are not the tests' input
-        self.request = json.loads(self.input.readline())
-        self.marker = b"\n\x1e" + self.request["nonce"].encode("ascii") + b" "
-
-    def emit(self, event):
-        try:
-            sys.stdout.flush()
-        except Exception:
-            pass
-        data = self.marker + json.dumps(clean(event)).encode("ascii") + b"\n"
-        while data:
-            data = data[os.write(1, data):]
-
-    def line(self, key):
-        """The next line, which must be an object with exactly the one key `key`."""
-        text = self.input.readline()
-        if not text:
-            raise proxy.ProtocolError("the submission's side stopped answering")
-        message = json.loads(text)
-        if type(message) is not dict or list(message) != [key]:
-            raise proxy.ProtocolError(f"expected a {key!r} line")
-        return message[key]
-
-    # The proxy's transport: a request is a `call` frame; an answer is a relayed line.
-    def send(self, message):
-        self.emit({"event": "call", "data": proxy.dumps(message)})
-
-    def receive(self):
-        try:
-            return json.loads(self.line("relay"))
-        except ValueError:
-            raise proxy.ProtocolError("the submission's answer is not JSON") from None
 
 
 def describe(error):
@@ -217,7 +163,7 @@ def main():
         host.emit({"event": "compile_error", "message": problem})
         return
     # The learner's modules resolve to proxies, before anything else on the path.
-    sys.meta_path.insert(0, proxy.Tester(host.send, host.receive, request["modules"]))
+    sys.meta_path.insert(0, host.tester())
     sys.path[0] = SUPPORT.rstrip("/")
     host.emit({"event": "load"})
     try:
