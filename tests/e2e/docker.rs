@@ -165,6 +165,38 @@ struct Program {
     /// A hidden test whose stdin is `SECRET` comes first in the manifest.
     #[serde(default)]
     hidden: bool,
+    /// `suite`: the program is the module `held` of the suite in `suite/`.
+    kind: Option<String>,
+}
+
+/// The table's suite exercise: the learner's module `held`, the hidden test `secret`
+/// first in the manifest, then `held` (test_held.py, held.test.js).
+fn suite_exercise(language: Language, limits: LimitsSpec) -> ResolvedExercise {
+    let dir = repo().join("sandboxes/docker/test-programs/suite");
+    let (entrypoint, file, names) = match language {
+        Language::Python => ("held.py", "test_held.py", ["test_secret", "test_held"]),
+        _ => ("held.js", "held.test.js", ["secret", "held"]),
+    };
+    let mut exercise = io_exercise(language, entrypoint, &[], limits);
+    exercise.kind = Kind::Suite;
+    exercise.support = BTreeMap::from([(
+        file.to_string(),
+        std::fs::read_to_string(dir.join(file)).unwrap(),
+    )]);
+    // A test framework and the learner's server in one container: more than a program.
+    exercise.limits.memory_mb = Some(256);
+    let template = exercise.tests[0].clone();
+    exercise.tests = names
+        .iter()
+        .zip([Visibility::Hidden, Visibility::Visible])
+        .map(|(name, visibility)| ResolvedTest {
+            name: name.to_string(),
+            visibility,
+            expected_stdout: None,
+            ..template.clone()
+        })
+        .collect();
+    exercise
 }
 
 /// Every hostile program gets its expected verdict, within its limits, and leaves no
@@ -209,6 +241,9 @@ async fn every_hostile_program_gets_its_expected_verdict() {
                 let mut problems = Vec::new();
                 for cases in runs {
                     let mut exercise = io_exercise(language, entrypoint, &cases, limits);
+                    if program.kind.as_deref() == Some("suite") {
+                        exercise = suite_exercise(language, limits);
+                    }
                     if program.hidden {
                         let mut hidden = exercise.tests[0].clone();
                         hidden.name = "hidden".into();
@@ -216,7 +251,7 @@ async fn every_hostile_program_gets_its_expected_verdict() {
                         hidden.stdin = format!("{SECRET}\n");
                         exercise.tests.insert(0, hidden);
                     }
-                    let files = BTreeMap::from([(entrypoint.to_string(), source.clone())]);
+                    let files = BTreeMap::from([(exercise.entrypoint.clone(), source.clone())]);
                     let started = Instant::now();
                     let (grade, info, _) =
                         verdict::exercise::grade_files(&exercise, files, runner.as_ref(), &MAXIMA)

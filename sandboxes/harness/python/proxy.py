@@ -48,6 +48,7 @@ class Channel:
         self.send, self.receive, self.serve = send, receive, serve
 
     def request(self, message):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         self.send(message)
         while True:
             reply = self.receive()
@@ -137,9 +138,11 @@ class RemoteType(type):
     class attributes (constants, static methods) are read from the learner's class."""
 
     def __call__(cls, *args, **kwargs):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return cls.__dict__["_verdict_side"].call(cls.__dict__["_verdict_ref"], args, kwargs)
 
     def __getattr__(cls, name):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
         side = cls.__dict__.get("_verdict_side")
@@ -153,6 +156,7 @@ class RemoteType(type):
 
 def _remote(operation):
     def special(self, *args):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self._verdict_side.builtin(operation, (self,) + args)
     special.__name__ = f"__{operation}__"
     return special
@@ -160,6 +164,7 @@ def _remote(operation):
 
 def _reflected(operation):
     def special(self, other):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self._verdict_side.builtin(operation, (other, self))
     special.__name__ = f"__r{operation}__"
     return special
@@ -176,25 +181,30 @@ class RemoteObject:
     answered by the learner's interpreter, but for the names `_local` keeps."""
 
     def __getattr__(self, name):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         if _local(name):
             raise AttributeError(name)
         return self._verdict_side.ask({"op": "getattr", "target": self._verdict_ref, "name": name})
 
     def __setattr__(self, name, value):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         if _local(name):
             return object.__setattr__(self, name, value)
         self._verdict_side.ask({"op": "setattr", "target": self._verdict_ref, "name": name,
                                 "value": self._verdict_side.encode(value)})
 
     def __delattr__(self, name):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         if _local(name):
             return object.__delattr__(self, name)
         self._verdict_side.ask({"op": "delattr", "target": self._verdict_ref, "name": name})
 
     def __call__(self, *args, **kwargs):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self._verdict_side.call(self._verdict_ref, args, kwargs)
 
     def __eq__(self, other):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         # A learner object equals only another learner object, by the learner's `__eq__`:
         # never plain data, so an object that claims to equal anything passes for nothing.
         if isinstance(other, RemoteObject):
@@ -202,29 +212,37 @@ class RemoteObject:
         return NotImplemented
 
     def __ne__(self, other):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         if isinstance(other, RemoteObject):
             return self._verdict_side.builtin("ne", (self, other))
         return NotImplemented
 
     def __hash__(self):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self._verdict_side.builtin("hash", (self,))
 
     def __bool__(self):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self._verdict_side.builtin("bool", (self,))
 
     def __str__(self):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self._verdict_side.builtin("str", (self,))
 
     def __repr__(self):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self._verdict_side.builtin("repr", (self,))
 
     def __format__(self, spec):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self._verdict_side.builtin("format", (self, spec))
 
     def __enter__(self):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self._verdict_side.builtin("enter", (self,))
 
     def __exit__(self, *exc_info):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self._verdict_side.builtin("exit", (self,))
 
 
@@ -243,11 +261,13 @@ class RemoteModule(type(sys)):
     """A learner's module: its attributes are read from the learner's interpreter."""
 
     def __getattr__(self, name):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         if _local(name):
             raise AttributeError(name)
         return self._verdict_side.ask({"op": "getattr", "target": self._verdict_ref, "name": name})
 
     def __setattr__(self, name, value):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         if _local(name):
             return object.__setattr__(self, name, value)
         self._verdict_side.ask({"op": "setattr", "target": self._verdict_ref, "name": name,
@@ -275,21 +295,25 @@ class Tester(Codec):
 
     # Requests.
     def ask(self, message):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         reply = self.channel.request(message)
         if "raise" in reply:
             raise self.exception(reply["raise"])
         return self.decode(reply["answer"])
 
     def call(self, ref, args, kwargs):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self.ask({"op": "call", "target": ref, "args": [self.encode(a) for a in args],
                          "kwargs": {k: self.encode(v) for k, v in kwargs.items()}})
 
     def method(self, ref, name, args, kwargs):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self.ask({"op": "method", "target": ref, "name": name,
                          "args": [self.encode(a) for a in args],
                          "kwargs": {k: self.encode(v) for k, v in kwargs.items()}})
 
     def builtin(self, name, args):
+        __tracebackhide__ = True  # pytest shows the test's frames, not these
         return self.ask({"op": "builtin", "name": name, "args": [self.encode(a) for a in args]})
 
     def serve_callback(self, message):
@@ -392,6 +416,7 @@ class Tester(Codec):
         side = self
 
         def method(self, *args, **kwargs):
+            __tracebackhide__ = True  # pytest shows the test's frames, not these
             return side.method(self._verdict_ref, name, args, kwargs)
         method.__name__ = name
         return method
