@@ -80,6 +80,13 @@ pub enum Command {
     /// Manage the keys that sign certificates.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Compiles a learner's WebAssembly module read on stdin and writes it compiled on
+    /// stdout: the wasm runner runs this in a child process, under its compile budget.
+    #[command(hide = true, name = "compile-wasm")]
+    CompileWasm {
+        #[arg(long)]
+        max_memory_mb: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +193,8 @@ pub struct ClientArgs {
 
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
+        // main() runs it before any runtime starts.
+        Command::CompileWasm { .. } => anyhow::bail!("compile-wasm runs as a process of its own"),
         Command::Serve(args) => {
             let server = app::spawn(*args).await?;
             eprintln!("verdict is serving on http://{}", server.address);

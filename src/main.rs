@@ -6,6 +6,10 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     let cli = verdict::cli::Cli::parse();
+    // A learner module's compile, in a child of the runner: no runtime, no logging.
+    if let verdict::cli::Command::CompileWasm { max_memory_mb } = cli.command {
+        return verdict::runner::budget::child_main(max_memory_mb);
+    }
     verdict::telemetry::init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -6,6 +6,7 @@
 //! `RunReport::CompileError`); only infrastructure faults are `Err(RunnerError)`.
 //! The written contract is `sandboxes/README.md`.
 
+pub mod budget;
 mod channel;
 pub mod compiled;
 pub mod docker;

@@ -14,6 +14,7 @@
 //! Learner modules are compiled once per SHA-256 and kept in memory. Python and
 //! JavaScript run in pinned interpreter modules through a harness: `runner::harness`.
 
+use super::budget;
 use super::channel::{Shared, Side, Tracker};
 use super::{
     CaseInput, CaseObservation, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError,
@@ -132,12 +133,49 @@ impl Execution {
     }
 }
 
-/// The wasmtime engine, its epoch ticker, the module cache and the language runtimes.
+/// The engine's configuration, one for this process and for the child that compiles a
+/// learner's module (`budget`): a compiled module loads only into an engine like it.
+pub fn engine(max_memory_mb: u64) -> anyhow::Result<Engine> {
+    let mut config = Config::new();
+    config.consume_fuel(true).epoch_interruption(true);
+    // Proposals learner programs do not need: less surface, and no memory outside
+    // linear memory that `memory_mb` would not see.
+    config
+        .wasm_gc(false)
+        .wasm_threads(false)
+        .wasm_function_references(false);
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.total_core_instances(256)
+        .total_memories(256)
+        .total_tables(256)
+        .total_stacks(256)
+        // CPython's function table and instance metadata are larger than the defaults.
+        .table_elements(65_536)
+        .max_core_instance_size(4 << 20)
+        // Reset reused slots by zeroing what the last instance touched instead of
+        // returning the pages to the kernel: a warm QuickJS run is ~15% faster.
+        .linear_memory_keep_resident(16 << 20)
+        .table_keep_resident(1 << 20)
+        .async_stack_keep_resident(1 << 20)
+        .max_memory_size((max_memory_mb as usize) << 20);
+    config.allocation_strategy(pool);
+    Engine::new(&config).map_err(|error| anyhow::anyhow!("{error:#}"))
+}
+
+/// The largest learner module read (text or binary).
+pub const MAX_MODULE_BYTES: usize = 16 << 20;
+
+/// The wasmtime engine, its epoch ticker, the module caches and the language runtimes.
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct WasmRunner {
     engine: Engine,
+    max_memory_mb: u64,
+    /// The program that compiles learner modules (`budget`), or why there is none.
+    compiler: Arc<std::io::Result<std::path::PathBuf>>,
     modules: Arc<Mutex<HashMap<[u8; 32], InstancePre<RunState>>>>,
+    /// Modules that are the learner's compile error, by hash: never compiled again.
+    refused: Arc<Mutex<HashMap<[u8; 32], String>>>,
     pub(crate) runtimes: Arc<super::harness::Runtimes>,
 }
 
@@ -145,30 +183,7 @@ impl WasmRunner {
     /// Builds the engine and starts the epoch ticker (it stops when the engine is dropped).
     /// Language runtimes are read from `runtimes` when first needed (see `warm_up`).
     pub fn new(max_memory_mb: u64, runtimes: RuntimeStore) -> anyhow::Result<WasmRunner> {
-        let mut config = Config::new();
-        config.consume_fuel(true).epoch_interruption(true);
-        // Proposals learner programs do not need: less surface, and no memory outside
-        // linear memory that `memory_mb` would not see.
-        config
-            .wasm_gc(false)
-            .wasm_threads(false)
-            .wasm_function_references(false);
-        let mut pool = wasmtime::PoolingAllocationConfig::new();
-        pool.total_core_instances(256)
-            .total_memories(256)
-            .total_tables(256)
-            .total_stacks(256)
-            // CPython's function table and instance metadata are larger than the defaults.
-            .table_elements(65_536)
-            .max_core_instance_size(4 << 20)
-            // Reset reused slots by zeroing what the last instance touched instead of
-            // returning the pages to the kernel: a warm QuickJS run is ~15% faster.
-            .linear_memory_keep_resident(16 << 20)
-            .table_keep_resident(1 << 20)
-            .async_stack_keep_resident(1 << 20)
-            .max_memory_size((max_memory_mb as usize) << 20);
-        config.allocation_strategy(pool);
-        let engine = Engine::new(&config).map_err(|error| anyhow::anyhow!("{error:#}"))?;
+        let engine = engine(max_memory_mb)?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("wasm-epoch".into())
@@ -181,7 +196,10 @@ impl WasmRunner {
             })?;
         Ok(WasmRunner {
             engine,
+            max_memory_mb,
+            compiler: Arc::new(budget::compiler_program()),
             modules: Arc::new(Mutex::new(HashMap::new())),
+            refused: Arc::new(Mutex::new(HashMap::new())),
             runtimes: Arc::new(super::harness::Runtimes::new(runtimes)?),
         })
     }
@@ -206,19 +224,44 @@ impl WasmRunner {
         self.modules.lock().expect("module cache").len()
     }
 
-    /// Compiles (or finds in the cache) a module; `Err` is a compile error for the learner.
+    /// Compiles (or finds in the caches) a module; `Err(Ok(message))` is a compile error
+    /// for the learner, `Err(Err(fault))` an infrastructure fault.
     async fn prepare(
         &self,
         bytes: &[u8],
         digest: [u8; 32],
-    ) -> Result<InstancePre<RunState>, String> {
+    ) -> Result<InstancePre<RunState>, Result<String, RunnerError>> {
         if let Some(pre) = self.modules.lock().expect("module cache").get(&digest) {
             return Ok(pre.clone());
         }
+        if let Some(message) = self.refused.lock().expect("refusals").get(&digest) {
+            return Err(Ok(message.clone()));
+        }
+        let program = match self.compiler.as_ref() {
+            Ok(program) => program,
+            Err(error) => return Err(Err(RunnerError(format!("{error}")))),
+        };
+        let compiled = budget::compile(program, self.max_memory_mb, bytes)
+            .await
+            .map_err(|fault| Err(RunnerError(fault)))?;
+        let serialized = match compiled {
+            budget::Compiled::Module(serialized) => serialized,
+            budget::Compiled::Refused(message) => {
+                let mut refused = self.refused.lock().expect("refusals");
+                if refused.len() >= MODULE_CACHE_ENTRIES {
+                    refused.clear();
+                }
+                refused.insert(digest, message.clone());
+                return Err(Ok(message));
+            }
+        };
         let engine = self.engine.clone();
-        let bytes = bytes.to_vec();
         let pre = tokio::task::spawn_blocking(move || -> Result<InstancePre<RunState>, String> {
-            let module = Module::new(&engine, &bytes).map_err(|error| format!("{error:#}"))?;
+            // SAFETY: the bytes are `Module::serialize` of an engine with this one's
+            // configuration (`engine`), made by this binary in a child process, and
+            // wasmtime checks their header and compatibility before it loads them.
+            let module = unsafe { Module::deserialize(&engine, &serialized) }
+                .map_err(|error| format!("{error:#}"))?;
             if module.get_export("_start").is_none() {
                 return Err(
                     "the module has no `_start` export: it must be a WASI command module".into(),
@@ -232,7 +275,12 @@ impl WasmRunner {
                 .map_err(|error| format!("{error:#}"))
         })
         .await
-        .map_err(|error| format!("the compiler failed: {error}"))??;
+        .map_err(|error| {
+            Err(RunnerError(format!(
+                "the compiled module failed to load: {error}"
+            )))
+        })?
+        .map_err(Ok)?;
         let mut modules = self.modules.lock().expect("module cache");
         if modules.len() >= MODULE_CACHE_ENTRIES {
             modules.clear();
@@ -474,9 +522,10 @@ impl Runner for WasmRunner {
         };
         let pre = match self.prepare(bytes, digest).await {
             Ok(pre) => pre,
+            Err(Err(fault)) => return Err(fault),
             // The pooling allocator refuses a module whose initial memory is over the cap
             // before it runs: that is the memory limit, not a broken program.
-            Err(message) if message.contains("minimum byte size") => {
+            Err(Ok(message)) if message.contains("minimum byte size") => {
                 let over = CaseObservation {
                     outcome: CaseOutcome::MemoryLimit,
                     value: None,
@@ -488,7 +537,7 @@ impl Runner for WasmRunner {
                 };
                 return Ok((RunReport::Cases(vec![over; request.cases.len()]), info));
             }
-            Err(message) => return Ok((RunReport::CompileError { message }, info)),
+            Err(Ok(message)) => return Ok((RunReport::CompileError { message }, info)),
         };
         let mut observations = Vec::with_capacity(request.cases.len());
         for case in &request.cases {

@@ -342,3 +342,57 @@ async fn a_submission_whose_every_test_sleeps_is_time_limited_test_by_test() {
         assert!(elapsed.as_secs() < 15, "{language:?} took {elapsed:?}");
     }
 }
+
+/// The peak resident memory of this process, in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The review's costly modules: 8,000 nested loops (33 s and 500 MB to compile in
+/// process), and 85 nests of 256 loops in one function (55 s here). The first is refused
+/// by its shape at once; the second is compiled in a child process and stopped at the
+/// budget. Both are `compile_error`, this process's memory does not grow, and a second
+/// grading of the same module does not compile it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn costly_modules_are_compile_errors_within_the_budget() {
+    let runner = runner();
+    let nest = |depth: usize| format!("{}{}", "(loop ".repeat(depth), ")".repeat(depth));
+    let deep = format!(
+        "(module (memory (export \"memory\") 1) (func (export \"_start\") {}))",
+        nest(8000)
+    );
+    let wide = format!(
+        "(module (memory (export \"memory\") 1) (func $wide {}) (func (export \"_start\")))",
+        nest(256).repeat(85)
+    );
+    let exercise = exercise(Language::Wasm, Kind::Io, "main.wat", LimitsSpec::default());
+    let before = peak_rss_kib();
+    for (name, module, within) in [("deep", deep, 5), ("wide", wide, 5 + 4)] {
+        for attempt in ["first", "again"] {
+            let files = BTreeMap::from([("main.wat".to_string(), module.clone().into_bytes())]);
+            let started = std::time::Instant::now();
+            let (grade, _, _) = verdict::exercise::grade_files(&exercise, files, &runner, &MAXIMA)
+                .await
+                .unwrap();
+            let elapsed = started.elapsed();
+            assert_eq!(grade.verdict.as_str(), "compile_error", "{name} {attempt}");
+            let message = grade.message.unwrap_or_default();
+            assert!(
+                message.contains("nested more than") || message.contains("too costly to compile"),
+                "{name}: {message}"
+            );
+            let bound = if attempt == "again" { 1 } else { within };
+            assert!(
+                elapsed.as_secs() < bound,
+                "{name} {attempt} took {elapsed:?}"
+            );
+        }
+    }
+    let grew_mib = (peak_rss_kib() - before) / 1024;
+    assert!(grew_mib < 100, "this process grew by {grew_mib} MiB");
+}
