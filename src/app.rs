@@ -384,17 +384,18 @@ pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
         profile: Arc::new(profile),
     };
     let router = api::router(state);
+    let limits = api::listener::ConnectionLimits::new(
+        args.api.max_connections,
+        args.api.max_connections_per_client,
+        std::time::Duration::from_secs(args.api.header_timeout_secs.max(1)),
+    );
+    tracing::info!(?limits, "connection limits");
     let mut stop_http = stop.clone();
     tasks.push(tokio::spawn(async move {
         let graceful = async move {
             let _ = stop_http.wait_for(|stop| *stop).await;
         };
-        if let Err(error) = axum::serve(listener, router)
-            .with_graceful_shutdown(graceful)
-            .await
-        {
-            tracing::error!(%error, "the HTTP server stopped");
-        }
+        api::listener::serve(listener, router, limits, graceful).await;
     }));
     tracing::info!(%address, workers = !args.no_workers, "verdict is serving");
     Ok(RunningServer {

@@ -154,6 +154,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             queue_cap: 1_000_000,
             max_submission_kb: 256,
             max_package_kb: 16 * 1024,
+            max_connections: 4096,
+            max_connections_per_client: 4096,
+            header_timeout_secs: 10,
         },
         worker: WorkerArgs {
             concurrency: args.concurrency,

@@ -99,6 +99,20 @@ pub struct ApiArgs {
     /// Largest exercise package upload, in KiB (413 beyond).
     #[arg(long, env = "VERDICT_MAX_PACKAGE_KB", default_value_t = 16 * 1024)]
     pub max_package_kb: usize,
+    /// Open connections in all (kept below the descriptor limit); a fast 503 beyond.
+    #[arg(long, env = "VERDICT_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Open connections from one client address; a fast 503 beyond.
+    #[arg(
+        long,
+        env = "VERDICT_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 256
+    )]
+    pub max_connections_per_client: usize,
+    /// Seconds a client has to send a request's header, and that a kept-alive
+    /// connection may wait idle for its next request.
+    #[arg(long, env = "VERDICT_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
 }
 
 /// Loads `verdict.toml` (or the file named by `VERDICT_CONFIG`) into `VERDICT_*`

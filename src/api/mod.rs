@@ -5,6 +5,7 @@ pub mod auth;
 pub mod certificates;
 pub mod error;
 pub mod exercises;
+pub mod listener;
 pub mod rate_limit;
 pub mod submissions;
 

@@ -725,3 +725,124 @@ async fn a_retry_with_its_idempotency_key_is_answered_even_over_the_caps() {
     assert_eq!(new.status(), 429, "a new submission is still capped");
     app.stop().await;
 }
+
+/// A connection from `from` (a loopback address of its own) to the server.
+async fn connect_from(from: &str, to: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(to).await.unwrap()
+}
+
+/// Reads until the server closes the connection (or `within` passes); what it sent.
+async fn read_until_closed(
+    stream: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    match tokio::time::timeout(within, stream.read_to_end(&mut answer)).await {
+        Ok(_) => Some(String::from_utf8_lossy(&answer).into_owned()),
+        Err(_) => None,
+    }
+}
+
+/// The review's two ways to take the server down: half a request header held forever
+/// (slowloris), and idle connections until the descriptors ran out. A header must come
+/// within the timeout; past a cap (per client address, or in total) a new connection gets
+/// a fast 503 while `/healthz` and authenticated requests on other connections answer; and
+/// once the flood ends the server answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_cannot_take_the_server_down() {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_with(Backend::Sqlite, |args| {
+        args.api.header_timeout_secs = 2;
+        args.api.max_connections = 30;
+        args.api.max_connections_per_client = 10;
+    })
+    .await;
+    let address: std::net::SocketAddr = app.url("").trim_start_matches("http://").parse().unwrap();
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let files = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap();
+    let numbers: Vec<&str> = files.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(
+        numbers[0], numbers[1],
+        "the soft descriptor limit is raised: {files}"
+    );
+
+    // Slowloris: half a header, then nothing. Closed at the header timeout.
+    let mut slow = connect_from("127.0.0.1", address).await;
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: verdict\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert!(
+        read_until_closed(&mut slow, Duration::from_secs(6))
+            .await
+            .is_some(),
+        "slowloris closed"
+    );
+    let held = started.elapsed();
+    assert!(
+        held >= Duration::from_millis(1500) && held < Duration::from_secs(5),
+        "held {held:?}"
+    );
+
+    // One client's flood: its 11th connection is refused at once.
+    let mut flood = Vec::new();
+    for _ in 0..10 {
+        flood.push(connect_from("127.0.0.2", address).await);
+    }
+    let mut eleventh = connect_from("127.0.0.2", address).await;
+    let started = Instant::now();
+    let answer = read_until_closed(&mut eleventh, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.to_lowercase().contains("retry-after: 1"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let fresh = || {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    };
+    let health = fresh().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "other clients are served");
+    let listed = fresh()
+        .get(app.url("/v1/exercises"))
+        .bearer_auth(&app.instructor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200, "an authenticated request is served");
+
+    // Every client's flood: at the total cap a new connection gets a fast 503.
+    for from in ["127.0.0.3", "127.0.0.4"] {
+        for _ in 0..10 {
+            flood.push(connect_from(from, address).await);
+        }
+    }
+    let started = Instant::now();
+    let refused = fresh().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(refused.status(), 503, "at the total cap: a fast 503");
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // The flood ends; the server answers again.
+    drop(flood);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let health = fresh().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "recovered");
+    // An idle connection is closed at the timeout too.
+    let mut idle = connect_from("127.0.0.1", address).await;
+    assert!(
+        read_until_closed(&mut idle, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "idle closed"
+    );
+    app.stop().await;
+}

@@ -109,6 +109,9 @@ pub fn serve_args(database: &TestDatabase) -> ServeArgs {
             queue_cap: 10_000,
             max_submission_kb: 256,
             max_package_kb: 1024,
+            max_connections: 4096,
+            max_connections_per_client: 256,
+            header_timeout_secs: 10,
         },
         worker: WorkerArgs {
             concurrency: Some(2),
