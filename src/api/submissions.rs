@@ -142,7 +142,7 @@ fn decode_files(
 /// Submit a solution for grading.
 #[utoipa::path(post, path = "/v1/submissions", request_body = SubmissionRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
-    responses((status = 202, body = SubmissionView), (status = 409), (status = 413), (status = 422), (status = 429), (status = 503)),
+    responses((status = 202, body = SubmissionView), (status = 403), (status = 404), (status = 409), (status = 413), (status = 422), (status = 429), (status = 503)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -287,8 +287,19 @@ fn idempotent_response(created: Created, caller: &Caller) -> Result<Response, Ap
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct WaitQuery {
-    /// Hold the request up to this many seconds (max 60) until the submission is final.
+    /// Hold the request up to this many seconds (0-60) until the submission is final.
+    #[param(minimum = 0, maximum = 60)]
     pub wait: Option<u64>,
+}
+
+/// A query number within its documented range; 400 outside it.
+fn within(name: &str, value: Option<u64>, low: u64, high: u64) -> Result<Option<u64>, ApiError> {
+    match value {
+        Some(number) if number < low || number > high => Err(ApiError::BadRequest(format!(
+            "{name} must be between {low} and {high}"
+        ))),
+        other => Ok(other),
+    }
 }
 
 /// Read one submission; `?wait=` long-polls until it is final.
@@ -300,7 +311,8 @@ pub async fn get(
     Path(id): Path<String>,
     Query(query): Query<WaitQuery>,
 ) -> Result<axum::Json<SubmissionView>, ApiError> {
-    let deadline = Instant::now() + Duration::from_secs(query.wait.unwrap_or(0).min(MAX_WAIT_SECS));
+    let wait = within("wait", query.wait, 0, MAX_WAIT_SECS)?.unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(wait);
     loop {
         let mut completed = state.completions.subscribe();
         let record = state
@@ -329,7 +341,8 @@ pub struct ListQuery {
     pub status: Option<String>,
     pub cursor: Option<String>,
     /// Page size, 1-200 (default 50).
-    pub limit: Option<i64>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -371,7 +384,7 @@ pub async fn list(
         learner,
         status,
         cursor: query.cursor.clone(),
-        limit: query.limit.unwrap_or(50).clamp(1, 200),
+        limit: within("limit", query.limit, 1, 200)?.unwrap_or(50) as i64,
     };
     let (records, next) = state.store.list_submissions(&filter).await?;
     Ok(axum::Json(SubmissionPage {
@@ -389,8 +402,10 @@ pub struct FeedQuery {
     /// The `next` cursor of the previous page; omit to start at the beginning.
     pub after: Option<String>,
     /// Page size, 1-500 (default 100).
-    pub limit: Option<i64>,
-    /// Hold the request up to this many seconds (max 60) until a result arrives.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u64>,
+    /// Hold the request up to this many seconds (0-60) until a result arrives.
+    #[param(minimum = 0, maximum = 60)]
     pub wait: Option<u64>,
 }
 
@@ -403,7 +418,7 @@ pub struct FeedPage {
 
 /// The results feed for LMS polling: finished submissions in completion order.
 #[utoipa::path(get, path = "/v1/results", params(FeedQuery),
-    responses((status = 200, body = FeedPage)), security(("bearer" = [])))]
+    responses((status = 200, body = FeedPage), (status = 403)), security(("bearer" = [])))]
 pub async fn feed(
     State(state): State<AppState>,
     caller: Authorized<FeedReaders>,
@@ -415,8 +430,9 @@ pub async fn feed(
         })?,
         None => 0,
     };
-    let limit = query.limit.unwrap_or(100).clamp(1, 500);
-    let deadline = Instant::now() + Duration::from_secs(query.wait.unwrap_or(0).min(MAX_WAIT_SECS));
+    let limit = within("limit", query.limit, 1, 500)?.unwrap_or(100) as i64;
+    let wait = within("wait", query.wait, 0, MAX_WAIT_SECS)?.unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(wait);
     loop {
         let mut completed = state.completions.subscribe();
         let records = state.store.feed(after, limit).await?;

@@ -846,3 +846,47 @@ async fn connections_cannot_take_the_server_down() {
     );
     app.stop().await;
 }
+
+/// schemathesis (from PyPI) against the served `/openapi.json`, as a learner, an
+/// instructor and an admin: no 5xx, every answer's status documented and its body and
+/// content type as documented. scripts/test.sh installs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_keeps_its_own_contract() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let admin = app
+        .store()
+        .create_token(verdict::store::tokens::Role::Admin, None, "schemathesis")
+        .await
+        .unwrap();
+    let learner = app.learner("ada").await;
+    let config = crate::common::repo().join("tests/fixtures/schemathesis/schemathesis.toml");
+    for (role, token) in [
+        ("learner", learner.as_str()),
+        ("instructor", app.instructor.as_str()),
+        ("admin", admin.as_str()),
+    ] {
+        let run = tokio::process::Command::new("st")
+            .arg("--config-file")
+            .arg(&config)
+            .args(["run", &app.url("/openapi.json")])
+            .args(["-H", &format!("Authorization: Bearer {token}")])
+            .args([
+                "--checks",
+                "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance",
+            ])
+            .args(["--phases", "examples,coverage,fuzzing", "-n", "25", "--seed", "1"])
+            .args(["--no-color"])
+            .output();
+        let output = tokio::time::timeout(std::time::Duration::from_secs(600), run)
+            .await
+            .expect("schemathesis finished")
+            .expect("schemathesis (`st`) runs; ./scripts/test.sh installs it");
+        assert!(
+            output.status.success(),
+            "as {role}:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    app.stop().await;
+}
