@@ -339,3 +339,68 @@ pub fn learner_sees(grade: &verdict::grading::Grade) -> String {
         serde_json::to_string(&tests).unwrap()
     )
 }
+
+/// Operator maxima for the tests that grade through a runner directly.
+pub const MAXIMA: verdict::runner::Limits = verdict::runner::Limits {
+    cpu_ms: 10_000,
+    wall_ms: 20_000,
+    memory_mb: 256,
+    output_kb: 1024,
+    pids: 256,
+};
+
+/// The wasm runner, on the machine's runtime cache.
+pub fn wasm_runner() -> verdict::runner::wasm::WasmRunner {
+    verdict::runner::wasm::WasmRunner::new(
+        256,
+        verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
+    )
+    .unwrap()
+}
+
+/// A visible test of weight 1 named `name`, with nothing else set.
+pub fn resolved_test(name: &str) -> verdict::exercise::resolved::ResolvedTest {
+    verdict::exercise::resolved::ResolvedTest {
+        name: name.to_string(),
+        weight: 1.0,
+        visibility: verdict::exercise::manifest::Visibility::Visible,
+        stdin: String::new(),
+        expected_stdout: None,
+        compare: verdict::exercise::manifest::Compare::Trim,
+        tolerance: None,
+        pattern: None,
+        args: None,
+        expected: None,
+        seed: None,
+        ordered: false,
+        request: None,
+    }
+}
+
+/// An exercise of `language` and `kind` on `runner`, with `tests`; `solve` is the
+/// function a function exercise calls.
+pub fn resolved_exercise(
+    language: verdict::exercise::manifest::Language,
+    kind: verdict::exercise::manifest::Kind,
+    runner: verdict::exercise::manifest::RunnerKind,
+    entrypoint: &str,
+    tests: Vec<verdict::exercise::resolved::ResolvedTest>,
+) -> verdict::exercise::resolved::ResolvedExercise {
+    verdict::exercise::resolved::ResolvedExercise {
+        slug: "fixture".into(),
+        title: "fixture".into(),
+        tier: verdict::exercise::manifest::Tier::Hero,
+        points: 1.0,
+        language,
+        kind,
+        runner,
+        entrypoint: entrypoint.into(),
+        extra_files: vec![],
+        limits: verdict::exercise::manifest::LimitsSpec::default(),
+        tests,
+        function: (kind == verdict::exercise::manifest::Kind::Function).then(|| "solve".into()),
+        schema: None,
+        support: std::collections::BTreeMap::new(),
+        http: None,
+    }
+}

@@ -2,14 +2,13 @@
 //! (`tests/fixtures/parity/`) graded as Python and JavaScript function exercises on the
 //! wasm runner and on the Docker runner. Every value gets its expected status on both.
 
-use crate::common::{DockerMode, docker_args, repo};
+use crate::common::{
+    DockerMode, MAXIMA, docker_args, repo, resolved_exercise, resolved_test, wasm_runner,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use verdict::exercise::manifest::{
-    Compare, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility,
-};
+use verdict::exercise::manifest::{Kind, Language, RunnerKind};
 use verdict::exercise::resolved::{ResolvedExercise, ResolvedTest};
-use verdict::runner::Limits;
 use verdict::value::Value;
 
 #[derive(Deserialize)]
@@ -42,14 +41,6 @@ impl Entry {
     }
 }
 
-const MAXIMA: Limits = Limits {
-    cpu_ms: 10_000,
-    wall_ms: 20_000,
-    memory_mb: 512,
-    output_kb: 1024,
-    pids: 256,
-};
-
 fn exercise(
     entries: &BTreeMap<String, Entry>,
     language: Language,
@@ -59,40 +50,15 @@ fn exercise(
         Language::Python => "values.py",
         _ => "values.js",
     };
-    ResolvedExercise {
-        slug: "parity".into(),
-        title: "parity".into(),
-        tier: Tier::Hero,
-        points: 1.0,
-        language,
-        kind: Kind::Function,
-        runner,
-        entrypoint: entrypoint.into(),
-        extra_files: vec![],
-        limits: LimitsSpec::default(),
-        tests: entries
-            .iter()
-            .map(|(name, entry)| ResolvedTest {
-                name: name.clone(),
-                weight: 1.0,
-                visibility: Visibility::Visible,
-                stdin: String::new(),
-                expected_stdout: None,
-                compare: Compare::Trim,
-                tolerance: None,
-                pattern: None,
-                args: Some(vec![Value::str(name.as_str())]),
-                expected: Some(entry.value().unwrap_or_default()),
-                seed: None,
-                ordered: false,
-                request: None,
-            })
-            .collect(),
-        function: Some("solve".into()),
-        schema: None,
-        support: BTreeMap::new(),
-        http: None,
-    }
+    let tests = entries
+        .iter()
+        .map(|(name, entry)| ResolvedTest {
+            args: Some(vec![Value::str(name.as_str())]),
+            expected: Some(entry.value().unwrap_or_default()),
+            ..resolved_test(name)
+        })
+        .collect();
+    resolved_exercise(language, Kind::Function, runner, entrypoint, tests)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,11 +73,7 @@ async fn every_edge_value_gets_the_same_status_on_both_runners() {
         .await
         .unwrap();
     let sandboxes = verdict::runner::Sandboxes {
-        wasm: verdict::runner::wasm::WasmRunner::new(
-            256,
-            verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
-        )
-        .unwrap(),
+        wasm: wasm_runner(),
         docker,
     };
     let mut problems = Vec::new();

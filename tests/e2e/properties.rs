@@ -4,16 +4,14 @@
 //! error), every value that JSON can hold comes back exactly (integers of any size
 //! included), and every other value is that test's runtime error.
 
+use crate::common::{MAXIMA, resolved_exercise, resolved_test, wasm_runner};
 use num_bigint::BigInt;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::collections::BTreeMap;
-use verdict::exercise::manifest::{
-    Compare, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility,
-};
+use verdict::exercise::manifest::{Kind, Language, RunnerKind};
 use verdict::exercise::resolved::{ResolvedExercise, ResolvedTest};
 use verdict::grading::TestStatus;
-use verdict::runner::Limits;
 use verdict::value::Value;
 
 /// A value a learner's function might return, in a form both languages can write.
@@ -268,50 +266,22 @@ fn exercise(cases: &[Case], language: Language) -> ResolvedExercise {
         .iter()
         .enumerate()
         .map(|(index, case)| ResolvedTest {
-            name: format!("value {index}"),
-            weight: 1.0,
-            visibility: Visibility::Visible,
-            stdin: String::new(),
-            expected_stdout: None,
-            compare: Compare::Trim,
-            tolerance: None,
-            pattern: None,
             args: Some(vec![Value::Int(index as i64)]),
             expected: match case {
                 Case::Return(value) => expected(value, language),
                 Case::Raise(_) => None,
             },
-            seed: None,
-            ordered: false,
-            request: None,
+            ..resolved_test(&format!("value {index}"))
         })
         .collect();
-    ResolvedExercise {
-        slug: "values".into(),
-        title: "values".into(),
-        tier: Tier::Hero,
-        points: 1.0,
+    resolved_exercise(
         language,
-        kind: Kind::Function,
-        runner: RunnerKind::Wasm,
-        entrypoint: entrypoint.into(),
-        extra_files: vec![],
-        limits: LimitsSpec::default(),
+        Kind::Function,
+        RunnerKind::Wasm,
+        entrypoint,
         tests,
-        function: Some("solve".into()),
-        schema: None,
-        support: BTreeMap::new(),
-        http: None,
-    }
+    )
 }
-
-const MAXIMA: Limits = Limits {
-    cpu_ms: 10_000,
-    wall_ms: 20_000,
-    memory_mb: 256,
-    output_kb: 1024,
-    pids: 256,
-};
 
 /// Grades one batch and checks every test: a JSON value passes (it came back exactly),
 /// anything else is an error; never an infrastructure fault.
@@ -353,13 +323,7 @@ fn any_returned_value_or_raised_message_is_a_learner_outcome() {
         .enable_all()
         .build()
         .unwrap();
-    let runner = runtime.block_on(async {
-        verdict::runner::wasm::WasmRunner::new(
-            256,
-            verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
-        )
-        .unwrap()
-    });
+    let runner = runtime.block_on(async { wasm_runner() });
     let config = Config {
         cases: 24,
         failure_persistence: None,

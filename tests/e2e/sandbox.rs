@@ -2,7 +2,7 @@
 //! it must get (sandboxes/wasm/test-programs/expected.toml), through the real runner and
 //! the host-side grader.
 
-use crate::common::{SECRET, learner_sees, repo};
+use crate::common::{MAXIMA, SECRET, learner_sees, repo, wasm_runner};
 use std::collections::BTreeMap;
 use verdict::exercise::manifest::{
     Compare, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility,
@@ -90,25 +90,13 @@ fn exercise(
 }
 
 fn runner() -> WasmRunner {
-    WasmRunner::new(
-        256,
-        verdict::runtimes::RuntimeArgs { runtimes_dir: None }.store(),
-    )
-    .unwrap()
+    wasm_runner()
 }
 
 fn expectations() -> Expectations {
     let dir = repo().join("sandboxes/wasm/test-programs");
     toml::from_str(&std::fs::read_to_string(dir.join("expected.toml")).unwrap()).unwrap()
 }
-
-const MAXIMA: Limits = Limits {
-    cpu_ms: 10_000,
-    wall_ms: 20_000,
-    memory_mb: 256,
-    output_kb: 1024,
-    pids: 256,
-};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_python_javascript_and_sql_program_gets_its_expected_verdict() {

@@ -258,20 +258,11 @@ del _name
 
 
 class RemoteModule(type(sys)):
-    """A learner's module: its attributes are read from the learner's interpreter."""
+    """A learner's module: its attributes are read from the learner's interpreter (the
+    same lookups as a mirror's)."""
 
-    def __getattr__(self, name):
-        __tracebackhide__ = True  # pytest shows the test's frames, not these
-        if _local(name):
-            raise AttributeError(name)
-        return self._verdict_side.ask({"op": "getattr", "target": self._verdict_ref, "name": name})
-
-    def __setattr__(self, name, value):
-        __tracebackhide__ = True  # pytest shows the test's frames, not these
-        if _local(name):
-            return object.__setattr__(self, name, value)
-        self._verdict_side.ask({"op": "setattr", "target": self._verdict_ref, "name": name,
-                                "value": self._verdict_side.encode(value)})
+    __getattr__ = RemoteObject.__getattr__
+    __setattr__ = RemoteObject.__setattr__
 
 
 class Tester(Codec):

@@ -19,7 +19,7 @@ mod observed;
 mod streams;
 
 pub use inbox::Inbox;
-pub use observed::{Ran, Stopped, observe};
+pub use observed::{Collected, Ran, Stopped, observe};
 pub use streams::Shared;
 
 use crate::value::Value;

@@ -15,6 +15,63 @@ pub enum Ran {
     Observed(Vec<(usize, CaseObservation)>),
 }
 
+/// The observations of a run's batches, merged by case: each batch starts at the first
+/// case no batch has observed yet, and must observe at least that one.
+pub struct Collected {
+    slots: Vec<Option<CaseObservation>>,
+    next: usize,
+}
+
+impl Collected {
+    pub fn new(total: usize) -> Collected {
+        Collected {
+            slots: vec![None; total],
+            next: 0,
+        }
+    }
+
+    /// The case the next batch starts at.
+    pub fn next(&self) -> usize {
+        self.next
+    }
+
+    pub fn done(&self) -> bool {
+        self.next >= self.slots.len()
+    }
+
+    /// A batch's observations (a case already observed keeps its first observation).
+    pub fn add(&mut self, observed: Vec<(usize, CaseObservation)>) -> Result<(), RunnerError> {
+        let before = self.next;
+        for (index, observation) in observed {
+            if index < self.slots.len() && self.slots[index].is_none() {
+                self.next = self.next.max(index + 1);
+                self.slots[index] = Some(observation);
+            }
+        }
+        if self.next == before {
+            return Err(RunnerError(format!(
+                "the harness made no progress at case {before}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Every case not observed yet, as `fill` says.
+    pub fn fill_rest(&mut self, fill: impl Fn() -> CaseObservation) {
+        for slot in self.slots.iter_mut().filter(|slot| slot.is_none()) {
+            *slot = Some(fill());
+        }
+        self.next = self.slots.len();
+    }
+
+    pub fn into_observations(self) -> Result<Vec<CaseObservation>, RunnerError> {
+        self.slots
+            .into_iter()
+            .map(|slot| slot.ok_or_else(|| RunnerError("a case was skipped".into())))
+            .collect()
+    }
+}
+
 /// How the instances stopped (the outcome of the phase they were in), and what the
 /// learner's code used.
 pub struct Stopped {

@@ -13,8 +13,8 @@ use super::sandbox::{Attached, Ended, Exec, Sandbox};
 use super::{DockerRunner, LEARNER_USER, TESTER_USER, budget};
 use crate::exercise::manifest::Language;
 use crate::runner::channel::input::{self, run_tracker};
-use crate::runner::channel::{Ran, Shared, Side, Stopped, observe};
-use crate::runner::{CaseObservation, CaseOutcome, RunReport, RunRequest, RunnerError};
+use crate::runner::channel::{Collected, Ran, Shared, Side, Stopped, observe};
+use crate::runner::{CaseOutcome, RunReport, RunRequest, RunnerError};
 use crate::runtimes::Runtime;
 use bollard::container::LogOutput;
 use futures::StreamExt;
@@ -72,40 +72,26 @@ impl DockerRunner {
         &self,
         request: &RunRequest,
     ) -> Result<RunReport, RunnerError> {
-        let total = request.cases.len();
         let budget_end = Instant::now() + budget(request);
-        let mut observations: Vec<Option<CaseObservation>> = vec![None; total];
-        let (mut next, mut cpu, mut memory) = (0, 0, 0);
-        while next < total {
+        let mut collected = Collected::new(request.cases.len());
+        let (mut cpu, mut memory) = (0, 0);
+        while !collected.done() {
             if Instant::now() >= budget_end {
-                for slot in observations.iter_mut().filter(|slot| slot.is_none()) {
+                collected.fill_rest(|| {
                     let mut late = super::observation(CaseOutcome::TimeLimit, None, Duration::ZERO);
                     late.stderr = b"not run: the submission used up its time".to_vec();
-                    *slot = Some(late);
-                }
+                    late
+                });
                 break;
             }
-            let (ran, used) = self.split_batch(request, next).await?;
+            let (ran, used) = self.split_batch(request, collected.next()).await?;
             (cpu, memory) = (cpu + used.0, memory.max(used.1));
-            let observed = match ran {
+            match ran {
                 Ran::CompileError(message) => return Ok(RunReport::CompileError { message }),
-                Ran::Observed(observed) => observed,
-            };
-            let before = next;
-            for (index, observation) in observed {
-                if index < total && observations[index].is_none() {
-                    next = next.max(index + 1);
-                    observations[index] = Some(observation);
-                }
-            }
-            if next == before {
-                return Err(RunnerError(format!(
-                    "the suite made no progress at case {next}"
-                )));
+                Ran::Observed(observed) => collected.add(observed)?,
             }
         }
-        let observations = observations.into_iter().flatten().collect();
-        Ok(super::report(observations, cpu, memory))
+        Ok(super::report(collected.into_observations()?, cpu, memory))
     }
 
     /// One batch from case `start`, in a fresh container; also what it used (CPU µs,

@@ -14,10 +14,11 @@
 //! into this binary), `/submission` (the learner's files) and `/support` (the suite
 //! kind's test files). Nothing else of the host is visible, and nothing is writable.
 
+use super::channel::{Collected, Ran};
 use super::compiled;
 pub use super::compiled::Source;
 use super::wasm::{RunState, WasmRunner};
-use super::{CaseObservation, RunReport, RunRequest, RunnerError, RuntimeInfo};
+use super::{RunReport, RunRequest, RunnerError, RuntimeInfo};
 use crate::exercise::manifest::Language;
 use crate::runtimes::{Runtime, RuntimeStore};
 use std::path::{Path, PathBuf};
@@ -271,43 +272,22 @@ pub async fn run(
         digest: format!("sha256:{}", prepared.digest),
     };
     let workspace = Workspace::new(request)?;
-    let total = request.cases.len();
-    let mut observations: Vec<Option<CaseObservation>> = vec![None; total];
-    let mut next = 0;
-    while next < total {
+    let mut collected = Collected::new(request.cases.len());
+    while !collected.done() {
         let batch = batch::Batch {
             runner,
             prepared,
             runtime,
             workspace: &workspace,
             request,
-            start: next,
+            start: collected.next(),
         };
         match batch.run().await? {
-            super::channel::Ran::CompileError(message) => {
-                return Ok((RunReport::CompileError { message }, info));
-            }
-            super::channel::Ran::Observed(observed) => {
-                let before = next;
-                for (index, observation) in observed {
-                    if index < total && observations[index].is_none() {
-                        next = next.max(index + 1);
-                        observations[index] = Some(observation);
-                    }
-                }
-                if next == before {
-                    return Err(RunnerError(format!(
-                        "the harness made no progress at case {next}"
-                    )));
-                }
-            }
+            Ran::CompileError(message) => return Ok((RunReport::CompileError { message }, info)),
+            Ran::Observed(observed) => collected.add(observed)?,
         }
     }
-    let observations = observations
-        .into_iter()
-        .map(|observation| observation.ok_or_else(|| RunnerError("a case was skipped".into())))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((RunReport::Cases(observations), info))
+    Ok((RunReport::Cases(collected.into_observations()?), info))
 }
 
 fn preopen(builder: &mut WasiCtxBuilder, host: &Path, guest: &str) -> Result<(), RunnerError> {
