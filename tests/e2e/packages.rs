@@ -310,3 +310,135 @@ async fn hostile_archives_are_refused_and_leave_nothing_on_disk() {
     assert!(new_files.is_empty(), "left on disk: {new_files:?}");
     app.stop().await;
 }
+
+/// 25! and 30!: past 64 bits, and past the 2^53 where an f64 stops counting by one.
+const FACTORIAL_25: &str = "15511210043330985984000000";
+const FACTORIAL_30: &str = "265252859812191058636308480000000";
+
+/// A function exercise whose expected values only the reference can give (TOML integers
+/// stop at 64 bits), so they are computed at upload.
+fn factorial_package(starter: &str) -> BTreeMap<String, Vec<u8>> {
+    let manifest = r#"slug = "python-factorial"
+title = "Factorial"
+tier = "hero"
+points = 10
+language = "python"
+kind = "function"
+
+[files]
+entrypoint = "factorial.py"
+
+[function]
+name = "factorial"
+
+[[tests]]
+name = "small"
+args = [3]
+
+[[tests]]
+name = "past 64 bits"
+args = [25]
+
+[[tests]]
+name = "far past 64 bits"
+args = [30]
+visibility = "hidden"
+"#;
+    BTreeMap::from([
+        ("exercise.toml".to_string(), manifest.as_bytes().to_vec()),
+        ("README.md".to_string(), b"# Factorial\n".to_vec()),
+        (
+            "solution/factorial.py".to_string(),
+            b"import math\n\ndef factorial(n):\n    return math.factorial(n)\n".to_vec(),
+        ),
+        (
+            "starter/factorial.py".to_string(),
+            starter.as_bytes().to_vec(),
+        ),
+    ])
+}
+
+/// What a learner is sent, read as text: serde_json's own Value would round the digits.
+async fn raw(app: &TestApp, path: &str, token: &str) -> String {
+    app.get(path, token).await.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integers_stay_exact_from_upload_to_storage_to_the_api() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let float_starter = "import math\n\ndef factorial(n):\n    return float(math.factorial(n))\n";
+    let (status, body) = upload(&app, tar_gz_of(&factorial_package(float_starter), "")).await;
+    assert_eq!(status, 201, "a float starter must fail every test: {body}");
+
+    let detail = raw(&app, "/v1/exercises/python-factorial", &app.instructor).await;
+    assert!(
+        detail.contains(&format!("\"expected\":{FACTORIAL_25}")),
+        "the expected value computed at upload keeps every digit: {detail}"
+    );
+    assert!(
+        !detail.contains(FACTORIAL_30),
+        "hidden expectations stay hidden"
+    );
+    let stored = app
+        .store()
+        .current_version("python-factorial")
+        .await
+        .unwrap()
+        .unwrap();
+    let expected: Vec<String> = stored
+        .exercise
+        .tests
+        .iter()
+        .map(|test| test.expected.as_ref().unwrap().to_json())
+        .collect();
+    assert_eq!(expected, ["6", FACTORIAL_25, FACTORIAL_30], "as stored");
+
+    let learner = app.learner("ada").await;
+    // Each answer, its verdict and score, and its value for 25! as the learner sees it.
+    let answers = [
+        ("return math.factorial(n)", "accepted", 10.0, FACTORIAL_25),
+        (
+            "return math.factorial(n) + (n > 20)",
+            "partial",
+            10.0 / 3.0,
+            "15511210043330985984000001",
+        ),
+        (
+            "return float(math.factorial(n))",
+            "wrong_answer",
+            0.0,
+            "1.5511210043330986e",
+        ),
+        (
+            "return sum(float(k) for k in [math.factorial(n)])",
+            "wrong_answer",
+            0.0,
+            "1.5511210043330986e",
+        ),
+    ];
+    for (body, verdict, score, actual) in answers {
+        let code = format!("import math\n\ndef factorial(n):\n    {body}\n");
+        let created = app
+            .submit(
+                &learner,
+                serde_json::json!({"exercise": "python-factorial", "files": {"factorial.py": code}}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap();
+        let done = app.wait_final(id, &learner).await;
+        assert_eq!(done["verdict"], verdict, "{body}: {done}");
+        let scored = done["score"].as_f64().unwrap();
+        assert!((scored - score).abs() < 1e-9, "{body}: {done}");
+        let shown = raw(&app, &format!("/v1/submissions/{id}"), &learner).await;
+        assert!(
+            shown.contains(&format!("\"expected\":{FACTORIAL_25}")),
+            "{body}: {shown}"
+        );
+        assert!(shown.contains(actual), "{body}: {shown}");
+        assert!(
+            !shown.contains(FACTORIAL_30),
+            "{body}: hidden data shown: {shown}"
+        );
+    }
+    app.stop().await;
+}
