@@ -3,17 +3,16 @@
 //! drive the same server a user runs.
 
 use crate::api::{self, AppState};
-use crate::certification::credential::IssuerProfile;
 use crate::certification::keys::IssuerKey;
-use crate::certification::policy::{CatalogueEntry, Policy};
+use crate::certification::policy::CatalogueEntry;
 use crate::certification::{IssuerArgs, KeyArgs};
 use crate::config::{ApiArgs, DatabaseArgs, LimitArgs, WorkerArgs};
-use crate::exercise::manifest::Tier;
+use crate::domain::{IssuerProfile, Limits, Policy, Tier};
 use crate::exercise::package::{Package, PackageLimits};
 use crate::queue::{MAX_ATTEMPTS, Queue};
 use crate::runner::docker::{DockerArgs, DockerRunner};
 use crate::runner::wasm::WasmRunner;
-use crate::runner::{Limits, Runner, Sandboxes};
+use crate::runner::{Runner, Sandboxes};
 use crate::runtimes::RuntimeArgs;
 use crate::store::Store;
 use crate::worker::Grader;

@@ -3,9 +3,8 @@
 
 use crate::app::{self, ServeArgs};
 use crate::config::{ApiArgs, DatabaseArgs, LimitArgs, WorkerArgs};
-use crate::exercise::manifest::RunnerKind;
+use crate::domain::{Role, RunnerKind};
 use crate::exercise::package::{Package, PackageLimits};
-use crate::store::tokens::Role;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -2,11 +2,11 @@
 
 use crate::app::{self, ServeArgs, Services};
 use crate::config::{DatabaseArgs, LimitArgs, WorkerArgs};
+use crate::domain::Role;
 use crate::exercise::package::{Package, PackageLimits};
 use crate::runner::docker::DockerArgs;
 use crate::runtimes::RuntimeArgs;
 use crate::store::Store;
-use crate::store::tokens::Role;
 use anyhow::Context;
 use base64::Engine as _;
 use clap::{Parser, Subcommand};
@@ -371,7 +371,7 @@ async fn validate(
         .map_err(|error| anyhow::anyhow!("{}: {error}", dir.display()))?;
     // Docker is started only for a package that asks for it.
     let mut docker = docker.clone();
-    if package.manifest.runner() == crate::exercise::manifest::RunnerKind::Wasm {
+    if package.manifest.runner() == crate::domain::RunnerKind::Wasm {
         docker.mode = crate::runner::docker::DockerMode::Off;
     }
     let runner = app::ready_runner(limits.max_memory_mb, runtimes, &docker, 1, |line| {

@@ -1,7 +1,7 @@
 //! Configuration: every flag has a `VERDICT_*` environment variable, and an optional
 //! `verdict.toml` supplies defaults for both (flags > environment > file).
 
-use crate::runner::Limits;
+use crate::domain::Limits;
 use clap::Args;
 use std::path::PathBuf;
 

@@ -2,103 +2,13 @@
 //!
 //! Expected values live only here and in the store; the sandbox never sees them.
 
-use crate::exercise::manifest::{Compare, Kind, Visibility};
-use crate::exercise::resolved::{ResolvedExercise, ResolvedTest};
+use crate::domain::{
+    Compare, Grade, Kind, ResolvedExercise, ResolvedTest, TestResult, TestStatus, Value, Verdict,
+};
 use crate::runner::{CaseObservation, CaseOutcome, RunReport};
-use crate::value::Value;
-use serde::{Deserialize, Serialize};
 
 /// The cap on the message and output text kept per test.
 pub const MESSAGE_CAP: usize = 4096;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Accepted,
-    Partial,
-    WrongAnswer,
-    CompileError,
-    RuntimeError,
-    TimeLimit,
-    MemoryLimit,
-    OutputLimit,
-    /// Infrastructure failure after every attempt; never charged to the learner.
-    InternalError,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Accepted => "accepted",
-            Verdict::Partial => "partial",
-            Verdict::WrongAnswer => "wrong_answer",
-            Verdict::CompileError => "compile_error",
-            Verdict::RuntimeError => "runtime_error",
-            Verdict::TimeLimit => "time_limit",
-            Verdict::MemoryLimit => "memory_limit",
-            Verdict::OutputLimit => "output_limit",
-            Verdict::InternalError => "internal_error",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TestStatus {
-    Passed,
-    Failed,
-    Error,
-    TimeLimit,
-    MemoryLimit,
-    OutputLimit,
-    Skipped,
-}
-
-/// One test's result, as stored. `learner_view` removes hidden data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct TestResult {
-    pub name: String,
-    pub status: TestStatus,
-    pub score: f64,
-    pub max_score: f64,
-    pub visibility: Visibility,
-    pub duration_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub actual: Option<Value>,
-}
-
-impl TestResult {
-    /// What a learner may see: hidden tests keep only their name, status and score.
-    pub fn learner_view(&self) -> TestResult {
-        match self.visibility {
-            Visibility::Visible => self.clone(),
-            Visibility::Hidden => TestResult {
-                message: None,
-                output: None,
-                expected: None,
-                actual: None,
-                ..self.clone()
-            },
-        }
-    }
-}
-
-/// The outcome of grading one submission.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Grade {
-    pub verdict: Verdict,
-    pub score: f64,
-    pub max_score: f64,
-    pub tests: Vec<TestResult>,
-    /// The compile error, when there is one (shown: it is about the learner's own code).
-    pub message: Option<String>,
-}
 
 /// Caps text at `MESSAGE_CAP` bytes on a character boundary.
 pub fn cap_text(text: &str) -> String {
@@ -561,6 +471,7 @@ fn compare_floats(expected: &str, actual: &str, tolerance: f64) -> Result<(), St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Visibility;
 
     fn io_test(expected: &str, compare: Compare) -> ResolvedTest {
         ResolvedTest {

@@ -4,6 +4,7 @@
 //! - `certification`: the Hero → Commando → Titan policy, progress, and signed
 //!   Open Badges 3.0 certificates.
 //! - `completions`: in-process events that wake long polls.
+//! - `domain`: the shared vocabulary; names nothing else in the crate.
 //! - `app`: start-up; wires the store, queue, runner, workers and API together.
 //! - `exercise`: packages, manifests and the checks a version passes before it goes live.
 //! - `grading`: host-side comparison and verdicts.
@@ -21,6 +22,7 @@ pub mod certification;
 pub mod cli;
 pub mod completions;
 pub mod config;
+pub mod domain;
 pub mod exercise;
 pub mod grading;
 pub mod images;
@@ -29,5 +31,4 @@ pub mod runner;
 pub mod runtimes;
 pub mod store;
 pub mod telemetry;
-pub mod value;
 pub mod worker;

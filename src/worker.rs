@@ -5,12 +5,11 @@
 
 use crate::certification::keys::IssuerKey;
 use crate::certification::{Snapshot, Snapshots, issue_due};
+use crate::domain::{Limits, Resources, RunnerKind, Status, StoredResult, Verdict, WorkerInfo};
 use crate::exercise::grade_files;
-use crate::exercise::manifest::RunnerKind;
-use crate::grading::Verdict;
-use crate::runner::{Limits, RunReport, Runner};
+use crate::runner::{RunReport, Runner};
 use crate::store::Store;
-use crate::store::submissions::{Claim, Resources, Status, StoredResult, WorkerInfo};
+use crate::store::submissions::Claim;
 use apalis::prelude::{BoxDynError, Data};
 use sqlx::Acquire;
 use std::sync::Arc;

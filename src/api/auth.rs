@@ -5,7 +5,8 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::store::tokens::{Principal, Role};
+use crate::domain::Role;
+use crate::store::tokens::Principal;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;

@@ -4,10 +4,10 @@
 use super::AppState;
 use super::auth::{Admins, Authorized, Caller};
 use super::error::{ApiError, Json};
-use crate::certification::credential::{self, Evidence};
+use crate::certification::credential::{self};
 use crate::certification::{TierProgress, learner_progress, number};
+use crate::domain::{Evidence, Role};
 use crate::store::certificates::{CertificateRecord, Revoked, certificates_of};
-use crate::store::tokens::Role;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};

@@ -10,8 +10,9 @@ pub mod rate_limit;
 pub mod submissions;
 
 use crate::config::ApiArgs;
+use crate::domain::Limits;
 use crate::queue::Queue;
-use crate::runner::{Limits, Runner};
+use crate::runner::Runner;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -39,7 +40,7 @@ pub struct AppState {
     pub rate: Arc<rate_limit::RateLimiter>,
     pub metrics: PrometheusHandle,
     /// How certificates name their issuer: the base of their links.
-    pub profile: Arc<crate::certification::credential::IssuerProfile>,
+    pub profile: Arc<crate::domain::IssuerProfile>,
 }
 
 #[derive(OpenApi)]

@@ -4,14 +4,13 @@ use super::AppState;
 use super::auth::{Authorized, Caller, FeedReaders};
 use super::error::{ApiError, Json, Query};
 use crate::completions::Completions;
+use crate::domain::{Limits, Resources, Role, RuntimeInfo, Status, TestResult, Verdict};
 use crate::exercise::manifest::check_learner_file_name;
-use crate::grading::{TestResult, Verdict};
-use crate::runner::{Limits, RuntimeInfo};
 use crate::store::submissions::{
-    Created, IdempotencyKey, ListFilter, NewSubmission, Resources, Status, SubmissionRecord,
-    decode_cursor, decode_feed_cursor, encode_feed_cursor,
+    Created, IdempotencyKey, ListFilter, NewSubmission, SubmissionRecord, decode_cursor,
+    decode_feed_cursor, encode_feed_cursor,
 };
-use crate::store::tokens::{Role, check_learner_id};
+use crate::store::tokens::check_learner_id;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -9,32 +9,11 @@
 //! status method: `credentialStatus` points at `/v1/revocations`.
 
 use super::keys::IssuerKey;
-use super::policy::TierRules;
-use crate::exercise::manifest::Tier;
+use crate::domain::{Evidence, IssuerProfile, Tier, TierRules};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-
-/// Who issues: the public address of this service and its display name.
-#[derive(Debug, Clone)]
-pub struct IssuerProfile {
-    /// Base URL, without a trailing slash (`--public-url`).
-    pub url: String,
-    pub name: String,
-}
-
-/// One submission that earned a certificate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Evidence {
-    pub submission: String,
-    pub exercise: String,
-    pub version: String,
-    pub score: f64,
-    pub max_score: f64,
-    pub completed_at: String,
-}
 
 /// The credential (the JWT payload) for a certificate.
 #[allow(clippy::too_many_arguments)]

@@ -15,15 +15,13 @@ pub mod keys;
 pub mod policy;
 pub mod verify;
 
-use crate::exercise::manifest::Tier;
+use crate::domain::{Evidence, IssuerProfile, Policy, Tier};
 use crate::store::Store;
 use crate::store::certificates::{
     CatalogueItem, CertificateRecord, NewCertificate, certificates_of, graded_results,
     insert_certificate, lock_completions,
 };
-use credential::{Evidence, IssuerProfile};
 use keys::IssuerKey;
-use policy::Policy;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -469,7 +467,8 @@ pub async fn catch_up(store: &Store, key: &IssuerKey) -> anyhow::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use policy::{CatalogueEntry, Policy};
+    use crate::domain::Policy;
+    use policy::CatalogueEntry;
 
     fn fixture() -> (Policy, BTreeMap<String, CatalogueItem>) {
         let items = [

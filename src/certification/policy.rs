@@ -2,46 +2,19 @@
 //! It is checked against the exercise catalogue at start-up, so a typo in a slug or a
 //! cycle of tiers stops the server instead of silently making a tier unearnable.
 
-use crate::exercise::manifest::Tier;
+use crate::domain::{Policy, Tier, TierRules};
 use anyhow::{Context, bail};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The policy's file name inside the exercises folder.
 pub const POLICY_FILE: &str = "certification.toml";
 
-/// One tier's rules, as written in the file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TierRules {
-    pub title: String,
-    /// Tiers that must be certified (and not revoked) first.
-    #[serde(default)]
-    pub requires: Vec<Tier>,
-    /// Exercises that must be passed.
-    #[serde(default)]
-    pub required: Vec<String>,
-    /// Points, from passed exercises of this tier, needed in all.
-    #[serde(default)]
-    pub min_points: f64,
-    /// Best score / max score at or above which an exercise counts as passed.
-    pub pass_ratio: f64,
-    /// One sentence on what the certificate attests, shown in the credential.
-    #[serde(default)]
-    pub description: Option<String>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     tiers: BTreeMap<String, TierRules>,
-}
-
-/// A checked policy: tiers in dependency order (every tier after those it requires).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Policy {
-    pub tiers: Vec<(Tier, TierRules)>,
 }
 
 /// What the start-up check knows about an exercise.

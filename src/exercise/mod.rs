@@ -3,14 +3,16 @@
 
 pub mod manifest;
 pub mod package;
-pub mod resolved;
 
-use crate::grading::{self, Grade, Verdict};
-use crate::runner::{CaseInput, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError};
-use crate::value::Value;
-use manifest::{Compare, Kind, Language, ManifestError, RunnerKind, Visibility};
+use crate::domain::{
+    Compare, Grade, Kind, Language, Limits, ResolvedExercise, ResolvedTest, RunnerKind, Value,
+    Verdict, Visibility,
+};
+
+use crate::grading::{self};
+use crate::runner::{CaseInput, CaseOutcome, RunReport, RunRequest, Runner, RunnerError};
+use manifest::ManifestError;
 use package::{Package, PackageError};
-use resolved::{ResolvedExercise, ResolvedTest};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -230,7 +232,7 @@ pub async fn run_tests(
     files: BTreeMap<String, Vec<u8>>,
     runner: &dyn Runner,
     maxima: &Limits,
-) -> Result<(RunReport, crate::runner::RuntimeInfo), RunnerError> {
+) -> Result<(RunReport, crate::domain::RuntimeInfo), RunnerError> {
     let request = run_request(exercise, files, maxima);
     let (report, info) = runner.run(&request).await?;
     let RunReport::Cases(observations) = report else {
@@ -257,7 +259,7 @@ pub async fn grade_files(
     files: BTreeMap<String, Vec<u8>>,
     runner: &dyn Runner,
     maxima: &Limits,
-) -> Result<(Grade, crate::runner::RuntimeInfo, RunReport), RunnerError> {
+) -> Result<(Grade, crate::domain::RuntimeInfo, RunReport), RunnerError> {
     let (report, info) = run_tests(exercise, files, runner, maxima).await?;
     let grade = grading::grade(exercise, &report);
     Ok((grade, info, report))
@@ -273,7 +275,7 @@ fn check_report(
         problems.push(message.clone());
     }
     for test in &grade.tests {
-        if test.status != grading::TestStatus::Passed {
+        if test.status != crate::domain::TestStatus::Passed {
             problems.push(format!(
                 "test {:?}: {:?}{}",
                 test.name,

@@ -13,49 +13,10 @@ pub mod docker;
 pub mod harness;
 pub mod wasm;
 
-use crate::exercise::manifest::{HttpSpec, Kind, Language, RunnerKind};
-use crate::value::Value;
+use crate::domain::{HttpSpec, Kind, Language, Limits, RunnerKind, RuntimeInfo, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// Effective limits for one run, after manifest values are clamped by operator maxima.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Limits {
-    pub cpu_ms: u64,
-    pub wall_ms: u64,
-    pub memory_mb: u64,
-    pub output_kb: u64,
-    pub pids: u64,
-}
-
-impl Limits {
-    /// Defaults for fields a manifest leaves out.
-    pub const DEFAULT: Limits = Limits {
-        cpu_ms: 2_000,
-        wall_ms: 5_000,
-        memory_mb: 128,
-        output_kb: 64,
-        pids: 32,
-    };
-
-    /// Applies a manifest's values over the defaults, then clamps them to `maxima`.
-    pub fn resolve(spec: &crate::exercise::manifest::LimitsSpec, maxima: &Limits) -> Limits {
-        let pick =
-            |value: Option<u64>, default: u64, max: u64| value.unwrap_or(default).clamp(1, max);
-        Limits {
-            cpu_ms: pick(spec.cpu_ms, Self::DEFAULT.cpu_ms, maxima.cpu_ms),
-            wall_ms: pick(spec.wall_ms, Self::DEFAULT.wall_ms, maxima.wall_ms),
-            memory_mb: pick(spec.memory_mb, Self::DEFAULT.memory_mb, maxima.memory_mb),
-            output_kb: pick(spec.output_kb, Self::DEFAULT.output_kb, maxima.output_kb),
-            pids: pick(spec.pids, Self::DEFAULT.pids, maxima.pids),
-        }
-    }
-
-    pub fn wall(&self) -> Duration {
-        Duration::from_millis(self.wall_ms)
-    }
-}
 
 /// One program to run against a list of inputs (one per test, in manifest order).
 #[derive(Debug, Clone)]
@@ -141,15 +102,6 @@ pub enum RunReport {
     CompileError { message: String },
     /// One observation per case, in order.
     Cases(Vec<CaseObservation>),
-}
-
-/// Which runtime produced a result, for the record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RuntimeInfo {
-    /// e.g. `wasmtime 48.0.8`.
-    pub runtime: String,
-    /// SHA-256 of the module (or image digest) that ran.
-    pub digest: String,
 }
 
 /// An infrastructure fault: the run is retried and never charged to the learner.

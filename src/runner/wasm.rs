@@ -16,11 +16,8 @@
 
 use super::budget;
 use super::channel::{Shared, Side, Tracker};
-use super::{
-    CaseInput, CaseObservation, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError,
-    RuntimeInfo,
-};
-use crate::exercise::manifest::Language;
+use super::{CaseInput, CaseObservation, CaseOutcome, RunReport, RunRequest, Runner, RunnerError};
+use crate::domain::{Language, Limits, RuntimeInfo};
 use crate::runtimes::RuntimeStore;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;

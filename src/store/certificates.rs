@@ -3,9 +3,7 @@
 //! any executor.
 
 use super::{Store, now_ms, rfc3339};
-use crate::certification::credential::{Evidence, IssuerProfile};
-use crate::certification::policy::Policy;
-use crate::exercise::manifest::Tier;
+use crate::domain::{Evidence, IssuerProfile, Policy, Tier};
 use serde::Serialize;
 use sqlx::{Any, Executor, Row};
 use std::collections::BTreeMap;

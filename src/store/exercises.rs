@@ -1,9 +1,9 @@
 //! Exercise versions: immutable, keyed by content hash; `exercises` points at the live one.
 
 use super::{Store, now_ms, rfc3339};
+use crate::domain::ResolvedExercise;
 use crate::exercise::ValidationReport;
 use crate::exercise::package::Package;
-use crate::exercise::resolved::ResolvedExercise;
 use sqlx::Row;
 use std::collections::BTreeMap;
 

@@ -1,54 +1,11 @@
 //! API tokens: random, prefixed by role, stored only as their SHA-256.
 
 use super::{Store, now_ms};
+use crate::domain::Role;
 use base64::Engine as _;
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Instructor,
-    Learner,
-    Integration,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Instructor => "instructor",
-            Role::Learner => "learner",
-            Role::Integration => "integration",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Role> {
-        [
-            Role::Admin,
-            Role::Instructor,
-            Role::Learner,
-            Role::Integration,
-        ]
-        .into_iter()
-        .find(|role| role.as_str() == text)
-    }
-
-    /// The token prefix, so a leaked token says what it is (and secret scanners can find it).
-    fn prefix(self) -> &'static str {
-        match self {
-            Role::Admin => "vdt_adm_",
-            Role::Instructor => "vdt_ins_",
-            Role::Learner => "vdt_lrn_",
-            Role::Integration => "vdt_int_",
-        }
-    }
-}
 
 /// Who is calling: the resolved identity of a token.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -680,7 +680,7 @@ async fn a_restart_reuses_the_live_exercise_versions_and_keeps_data() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(record.verdict, Some(verdict::grading::Verdict::Accepted));
+    assert_eq!(record.verdict, Some(verdict::domain::Verdict::Accepted));
     // The databases, and the certificate signing key.
     assert!(
         files_under(&data_dir).iter().all(|f| {
@@ -855,7 +855,7 @@ async fn the_api_keeps_its_own_contract() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let admin = app
         .store()
-        .create_token(verdict::store::tokens::Role::Admin, None, "schemathesis")
+        .create_token(verdict::domain::Role::Admin, None, "schemathesis")
         .await
         .unwrap();
     let learner = app.learner("ada").await;

@@ -7,7 +7,7 @@ use crate::common::*;
 use crate::on_both_backends;
 use serde_json::{Value, json};
 use std::path::Path;
-use verdict::store::tokens::Role;
+use verdict::domain::Role;
 
 /// Hero needs `shout` and 15 points (shout 10 + hello-wasm 5); Commando needs Hero and
 /// `sql-top-earners`.
@@ -939,7 +939,8 @@ impl Drop for Chromedriver {
 /// enough exercises (5 Hero, 4 Commando, 3 Titan at least).
 #[test]
 fn the_course_policy_checks_against_the_course() {
-    use verdict::certification::policy::{CatalogueEntry, Policy};
+    use verdict::certification::policy::CatalogueEntry;
+    use verdict::domain::Policy;
     use verdict::exercise::package::{Package, PackageLimits};
     let mut catalogue = std::collections::BTreeMap::new();
     for entry in std::fs::read_dir(repo().join("exercises")).unwrap() {

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use verdict::app::{RunningServer, ServeArgs};
 use verdict::config::{ApiArgs, DatabaseArgs, LimitArgs, WorkerArgs};
+use verdict::domain::Role;
 pub use verdict::runner::docker::{DockerArgs, DockerMode};
-use verdict::store::tokens::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -330,8 +330,8 @@ pub const SECRET: &str = "hidden-input-7f3a9c";
 
 /// Everything a learner is shown of a grading: the submission's message and the
 /// learner's view of every test.
-pub fn learner_sees(grade: &verdict::grading::Grade) -> String {
-    let tests: Vec<verdict::grading::TestResult> =
+pub fn learner_sees(grade: &verdict::domain::Grade) -> String {
+    let tests: Vec<verdict::domain::TestResult> =
         grade.tests.iter().map(|test| test.learner_view()).collect();
     format!(
         "{} {}",
@@ -341,7 +341,7 @@ pub fn learner_sees(grade: &verdict::grading::Grade) -> String {
 }
 
 /// Operator maxima for the tests that grade through a runner directly.
-pub const MAXIMA: verdict::runner::Limits = verdict::runner::Limits {
+pub const MAXIMA: verdict::domain::Limits = verdict::domain::Limits {
     cpu_ms: 10_000,
     wall_ms: 20_000,
     memory_mb: 256,
@@ -359,14 +359,14 @@ pub fn wasm_runner() -> verdict::runner::wasm::WasmRunner {
 }
 
 /// A visible test of weight 1 named `name`, with nothing else set.
-pub fn resolved_test(name: &str) -> verdict::exercise::resolved::ResolvedTest {
-    verdict::exercise::resolved::ResolvedTest {
+pub fn resolved_test(name: &str) -> verdict::domain::ResolvedTest {
+    verdict::domain::ResolvedTest {
         name: name.to_string(),
         weight: 1.0,
-        visibility: verdict::exercise::manifest::Visibility::Visible,
+        visibility: verdict::domain::Visibility::Visible,
         stdin: String::new(),
         expected_stdout: None,
-        compare: verdict::exercise::manifest::Compare::Trim,
+        compare: verdict::domain::Compare::Trim,
         tolerance: None,
         pattern: None,
         args: None,
@@ -380,25 +380,25 @@ pub fn resolved_test(name: &str) -> verdict::exercise::resolved::ResolvedTest {
 /// An exercise of `language` and `kind` on `runner`, with `tests`; `solve` is the
 /// function a function exercise calls.
 pub fn resolved_exercise(
-    language: verdict::exercise::manifest::Language,
-    kind: verdict::exercise::manifest::Kind,
-    runner: verdict::exercise::manifest::RunnerKind,
+    language: verdict::domain::Language,
+    kind: verdict::domain::Kind,
+    runner: verdict::domain::RunnerKind,
     entrypoint: &str,
-    tests: Vec<verdict::exercise::resolved::ResolvedTest>,
-) -> verdict::exercise::resolved::ResolvedExercise {
-    verdict::exercise::resolved::ResolvedExercise {
+    tests: Vec<verdict::domain::ResolvedTest>,
+) -> verdict::domain::ResolvedExercise {
+    verdict::domain::ResolvedExercise {
         slug: "fixture".into(),
         title: "fixture".into(),
-        tier: verdict::exercise::manifest::Tier::Hero,
+        tier: verdict::domain::Tier::Hero,
         points: 1.0,
         language,
         kind,
         runner,
         entrypoint: entrypoint.into(),
         extra_files: vec![],
-        limits: verdict::exercise::manifest::LimitsSpec::default(),
+        limits: verdict::domain::LimitsSpec::default(),
         tests,
-        function: (kind == verdict::exercise::manifest::Kind::Function).then(|| "solve".into()),
+        function: (kind == verdict::domain::Kind::Function).then(|| "solve".into()),
         schema: None,
         support: std::collections::BTreeMap::new(),
         http: None,

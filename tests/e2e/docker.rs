@@ -10,12 +10,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use verdict::exercise::manifest::{
-    Compare, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility,
+use verdict::domain::{
+    Compare, Kind, Language, Limits, LimitsSpec, ResolvedExercise, ResolvedTest, RunnerKind, Tier,
+    Visibility,
 };
 use verdict::exercise::package::{Package, PackageLimits};
-use verdict::exercise::resolved::{ResolvedExercise, ResolvedTest};
-use verdict::runner::Limits;
 use verdict::runner::docker::{DockerRunner, LABEL_OWNER, LABEL_SANDBOX};
 
 const MAXIMA: Limits = Limits {
@@ -525,12 +524,11 @@ async fn a_daemon_that_stops_answering_means_a_retry_not_a_verdict() {
         let record = app.store().submission(&id).await.unwrap().unwrap();
         assert_ne!(
             record.status,
-            verdict::store::submissions::Status::Completed,
+            verdict::domain::Status::Completed,
             "no verdict while the daemon is gone: {record:?}"
         );
         // Released, or already claimed again (the retry can follow within milliseconds).
-        let released =
-            record.attempts >= 1 && record.status != verdict::store::submissions::Status::Running;
+        let released = record.attempts >= 1 && record.status != verdict::domain::Status::Running;
         if released || record.attempts >= 2 {
             break;
         }
@@ -632,7 +630,7 @@ async fn a_killed_worker_leaves_no_container_after_the_next_start() {
     // Graded: claimed by the worker, with its container up (canaries are done by then).
     let orphans = loop {
         let record = app.store().submission(&id).await.unwrap().unwrap();
-        if record.status == verdict::store::submissions::Status::Running {
+        if record.status == verdict::domain::Status::Running {
             let held = containers_of(pid).await;
             if !held.is_empty() {
                 break held;

@@ -25,7 +25,7 @@ fn language_examples() -> Vec<Package> {
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.join("exercise.toml").is_file())
         .map(|path| Package::from_dir(&path, PackageLimits::default()).unwrap())
-        .filter(|package| package.manifest.language != verdict::exercise::manifest::Language::Wasm)
+        .filter(|package| package.manifest.language != verdict::domain::Language::Wasm)
         .collect();
     packages.sort_by(|a, b| a.manifest.slug.cmp(&b.manifest.slug));
     packages
@@ -257,7 +257,7 @@ async fn concurrent_first_gradings_load_each_runtime_once() {
     )
     .unwrap();
     let package = example("python-leap");
-    let maxima = verdict::runner::Limits {
+    let maxima = verdict::domain::Limits {
         cpu_ms: 10_000,
         wall_ms: 20_000,
         memory_mb: 256,

@@ -7,9 +7,7 @@ use crate::common::{
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use verdict::exercise::manifest::{Kind, Language, RunnerKind};
-use verdict::exercise::resolved::{ResolvedExercise, ResolvedTest};
-use verdict::value::Value;
+use verdict::domain::{Kind, Language, ResolvedExercise, ResolvedTest, RunnerKind, Value};
 
 #[derive(Deserialize)]
 struct Corpus {

@@ -9,10 +9,9 @@ use num_bigint::BigInt;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::collections::BTreeMap;
-use verdict::exercise::manifest::{Kind, Language, RunnerKind};
-use verdict::exercise::resolved::{ResolvedExercise, ResolvedTest};
-use verdict::grading::TestStatus;
-use verdict::value::Value;
+use verdict::domain::{
+    Kind, Language, ResolvedExercise, ResolvedTest, RunnerKind, TestStatus, Value,
+};
 
 /// A value a learner's function might return, in a form both languages can write.
 #[derive(Debug, Clone)]

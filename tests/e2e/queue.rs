@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use verdict::store::submissions::Status;
+use verdict::domain::Status;
 
 crate::on_both_backends!(
     results_feed_never_skips_or_repeats_while_results_complete_concurrently,
@@ -241,7 +241,7 @@ async fn a_submission_committed_but_never_pushed_is_swept_from_the_outbox(backen
             .unwrap()
             .unwrap();
         if current.status == Status::Completed {
-            assert_eq!(current.verdict, Some(verdict::grading::Verdict::Accepted));
+            assert_eq!(current.verdict, Some(verdict::domain::Verdict::Accepted));
             break;
         }
         assert!(Instant::now() < deadline, "never graded: {current:?}");

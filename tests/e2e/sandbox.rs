@@ -4,13 +4,11 @@
 
 use crate::common::{MAXIMA, SECRET, learner_sees, repo, wasm_runner};
 use std::collections::BTreeMap;
-use verdict::exercise::manifest::{
-    Compare, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility,
+use verdict::domain::{
+    Compare, Kind, Language, Limits, LimitsSpec, ResolvedExercise, ResolvedTest, RunnerKind, Tier,
+    Value, Visibility,
 };
-use verdict::exercise::resolved::{ResolvedExercise, ResolvedTest};
-use verdict::runner::Limits;
 use verdict::runner::wasm::WasmRunner;
-use verdict::value::Value;
 
 #[derive(serde::Deserialize)]
 struct Expectations {
@@ -230,7 +228,7 @@ async fn output_is_capped_and_peak_memory_recorded() {
     };
     let flood = std::fs::read(dir.join("output_limit.wat")).unwrap();
     let request = verdict::runner::RunRequest {
-        runner: verdict::exercise::manifest::RunnerKind::Wasm,
+        runner: verdict::domain::RunnerKind::Wasm,
         http: None,
         language: Language::Wasm,
         kind: Kind::Io,
@@ -322,7 +320,7 @@ async fn a_submission_whose_every_test_sleeps_is_time_limited_test_by_test() {
         for test in &grade.tests {
             assert_eq!(
                 test.status,
-                verdict::grading::TestStatus::TimeLimit,
+                verdict::domain::TestStatus::TimeLimit,
                 "{language:?} {test:?}"
             );
         }

@@ -2,10 +2,9 @@
 //! case at a time (`channel::Inbox`). Nothing here is an expected value.
 
 use super::{Inbox, Tracker};
-use crate::exercise::manifest::{Kind, Language};
+use crate::domain::{Kind, Language, Value};
 use crate::runner::{CaseInput, RunRequest};
 use crate::runtimes::Runtime;
-use crate::value::Value;
 use std::time::Duration;
 
 /// Where a runner's guests find the files: the learner's, and a suite's tests.

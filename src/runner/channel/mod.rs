@@ -22,7 +22,7 @@ pub use inbox::Inbox;
 pub use observed::{Collected, Ran, Stopped, observe};
 pub use streams::Shared;
 
-use crate::value::Value;
+use crate::domain::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

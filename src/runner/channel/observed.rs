@@ -3,9 +3,8 @@
 //! the frame protocol (the wasm runner's harnesses, the Docker runner's suites).
 
 use super::{CaseRecord, Phase, Tracker};
-use crate::exercise::manifest::Kind;
+use crate::domain::{Kind, Value};
 use crate::runner::{CaseObservation, CaseOutcome, RunnerError};
-use crate::value::Value;
 use std::time::Duration;
 
 /// What a batch found.

@@ -4,7 +4,8 @@
 
 use super::sandbox::{self, Ended, Exec, Sandbox};
 use super::{DockerRunner, LABEL_OWNER, LABEL_SANDBOX, LEARNER_USER, RunnerImage};
-use crate::runner::{Limits, RunnerError};
+use crate::domain::Limits;
+use crate::runner::RunnerError;
 use bollard::Docker;
 use bollard::models::SystemInfo;
 use sha2::Digest;

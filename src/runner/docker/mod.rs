@@ -12,12 +12,10 @@ pub mod report;
 pub mod sandbox;
 mod split;
 
-use crate::exercise::manifest::{Kind, Language};
+use crate::domain::{Kind, Language, Limits, RuntimeInfo, Value};
 use crate::runner::{
-    CaseInput, CaseObservation, CaseOutcome, Limits, RunReport, RunRequest, Runner, RunnerError,
-    RuntimeInfo,
+    CaseInput, CaseObservation, CaseOutcome, RunReport, RunRequest, Runner, RunnerError,
 };
-use crate::value::Value;
 use bollard::Docker;
 use sandbox::{Ended, Exec, ExecOutput, Sandbox};
 use std::collections::{BTreeMap, HashMap};

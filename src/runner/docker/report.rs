@@ -2,7 +2,7 @@
 //! (Suites speak the frame protocol of `channel`, and the prober writes JSON lines.) A
 //! parser only reads observations; verdicts are decided in `grading`.
 
-use crate::value::Value;
+use crate::domain::Value;
 
 /// Splits the function harness's output into the learner's stdout and the one result
 /// frame, which must be the last thing written: `"\n\x1e" nonce " " json "\n"`.

@@ -11,7 +11,8 @@
 //! root-owned, so learner code can read but not change the files).
 
 use super::{DockerRunner, Engine, KEEPER_USER, LABEL_OWNER, LABEL_SANDBOX};
-use crate::runner::{Limits, RunnerError};
+use crate::domain::Limits;
+use crate::runner::RunnerError;
 use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};

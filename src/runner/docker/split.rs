@@ -11,7 +11,7 @@
 
 use super::sandbox::{Attached, Ended, Exec, Sandbox};
 use super::{DockerRunner, LEARNER_USER, TESTER_USER, budget};
-use crate::exercise::manifest::Language;
+use crate::domain::Language;
 use crate::runner::channel::input::{self, run_tracker};
 use crate::runner::channel::{Collected, Ran, Shared, Side, Stopped, observe};
 use crate::runner::{CaseOutcome, RunReport, RunRequest, RunnerError};

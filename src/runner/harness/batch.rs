@@ -3,7 +3,7 @@
 //! which runs the learner's code behind the proxy), and what it observed of each case.
 
 use super::{Prepared, STARTUP_FUEL, STARTUP_SLACK, Workspace, fuel_per_ms, preopen};
-use crate::exercise::manifest::Kind;
+use crate::domain::Kind;
 use crate::runner::channel::input::{self, run_tracker};
 use crate::runner::channel::{Ran, Shared, Side, Stopped, Tracker, observe};
 use crate::runner::wasm::{Execution, Guest, WasmRunner};

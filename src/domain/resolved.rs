@@ -1,10 +1,10 @@
 //! The stored form of an exercise version: the manifest with every test made concrete
 //! (case files inlined, expected values computed from the reference solution).
 
-use super::manifest::{
+use super::exercise::{
     Compare, HttpSpec, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility,
 };
-use crate::value::Value;
+use super::value::Value;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -1,0 +1,22 @@
+//! The shared vocabulary: the words every layer uses (tiers, languages, kinds, runners,
+//! limits, verdicts, statuses, roles, evidence) and the identifiers parsed once at the
+//! edge. It names nothing else in the crate, so every module may depend on it and it on
+//! none (`tests/architecture.rs` holds that).
+
+pub mod certificate;
+pub mod exercise;
+pub mod learner;
+pub mod limits;
+pub mod resolved;
+pub mod submission;
+pub mod value;
+pub mod verdict;
+
+pub use certificate::{Evidence, IssuerProfile, Policy, TierRules};
+pub use exercise::{Compare, HttpSpec, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility};
+pub use learner::Role;
+pub use limits::Limits;
+pub use resolved::{ResolvedExercise, ResolvedTest};
+pub use submission::{Resources, RuntimeInfo, Status, StoredResult, WorkerInfo};
+pub use value::Value;
+pub use verdict::{Grade, TestResult, TestStatus, Verdict};
