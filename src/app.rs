@@ -387,6 +387,7 @@ pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
         args.api.max_connections,
         args.api.max_connections_per_client,
         std::time::Duration::from_secs(args.api.header_timeout_secs.max(1)),
+        std::time::Duration::from_secs(args.api.body_timeout_secs.max(1)),
     );
     tracing::info!(?limits, "connection limits");
     let mut stop_http = stop.clone();

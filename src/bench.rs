@@ -156,6 +156,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             max_connections: 4096,
             max_connections_per_client: 4096,
             header_timeout_secs: 10,
+            body_timeout_secs: 30,
         },
         worker: WorkerArgs {
             concurrency: args.concurrency,

@@ -113,6 +113,9 @@ pub struct ApiArgs {
     /// connection may wait idle for its next request.
     #[arg(long, env = "VERDICT_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     pub header_timeout_secs: u64,
+    /// Seconds a request's body has to arrive in full, from its header's arrival.
+    #[arg(long, env = "VERDICT_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
 }
 
 /// Loads `verdict.toml` (or the file named by `VERDICT_CONFIG`) into `VERDICT_*`

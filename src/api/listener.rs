@@ -10,14 +10,22 @@
 //!   connection gets a fast `503` (`Retry-After: 1`) and is closed, so the connections
 //!   already open, `/healthz` included, keep answering;
 //! - the descriptor limit is raised to its hard limit at start, and the total cap keeps a
-//!   reserve below it for the database, the runtimes' files and the Docker socket.
+//!   reserve below it for the database, the runtimes' files and the Docker socket;
+//! - a request's body must arrive in full within `--body-timeout-secs` of its header
+//!   (the second review filled the connection cap with bodies dripped a byte at a time,
+//!   which the header timeout does not cover); past it the request fails and its
+//!   connection is closed.
 
 use axum::Router;
+use axum::body::{Body, Bytes};
+use http_body::Frame;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -33,12 +41,71 @@ pub struct ConnectionLimits {
     pub total: usize,
     pub per_client: usize,
     pub header_timeout: Duration,
+    /// From the header's arrival, the time the whole body has to arrive.
+    pub body_timeout: Duration,
+}
+
+/// A request body that fails once its deadline passes, however slowly it trickles in.
+struct Deadline<B> {
+    inner: B,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    limit: Duration,
+}
+
+impl<B> Deadline<B> {
+    fn new(inner: B, limit: Duration) -> Deadline<B> {
+        Deadline {
+            inner,
+            sleep: Box::pin(tokio::time::sleep(limit)),
+            limit,
+        }
+    }
+}
+
+/// Why a body read failed: it did not arrive in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within {0:?}")]
+struct BodyTimedOut(Duration);
+
+impl<B> http_body::Body for Deadline<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::BoxError>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
+        }
+        match self.sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(BodyTimedOut(self.limit).into()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 impl ConnectionLimits {
     /// The configured caps, with the total kept `RESERVE` (or a quarter) below the
     /// descriptor limit, which is raised to its hard limit first where the system allows.
-    pub fn new(total: usize, per_client: usize, header_timeout: Duration) -> ConnectionLimits {
+    pub fn new(
+        total: usize,
+        per_client: usize,
+        header_timeout: Duration,
+        body_timeout: Duration,
+    ) -> ConnectionLimits {
         let descriptors = raise_descriptor_limit();
         let reserve = RESERVE.max(descriptors / 4);
         let room = descriptors.saturating_sub(reserve).max(1) as usize;
@@ -46,6 +113,7 @@ impl ConnectionLimits {
             total: total.min(room).max(1),
             per_client: per_client.max(1),
             header_timeout,
+            body_timeout,
         }
     }
 }
@@ -166,7 +234,14 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let body_timeout = limits.body_timeout;
+        let service =
+            hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
+                router.clone(),
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    request.map(|body| Body::new(Deadline::new(body, body_timeout)))
+                },
+            ));
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)

@@ -4,7 +4,9 @@ use super::AppState;
 use super::auth::{Authorized, Caller, FeedReaders};
 use super::error::{ApiError, Json, Query};
 use crate::completions::Completions;
-use crate::domain::{Limits, Resources, Role, RuntimeInfo, Status, TestResult, Verdict};
+use crate::domain::{
+    Limits, Resources, Role, RuntimeInfo, Status, TestResult, Verdict, Visibility,
+};
 use crate::exercise::manifest::check_learner_file_name;
 use crate::store::submissions::{
     Created, IdempotencyKey, ListFilter, NewSubmission, SubmissionRecord, decode_cursor,
@@ -77,6 +79,9 @@ pub struct SubmissionView {
     pub runner: Option<String>,
     pub runtime: Option<RuntimeInfo>,
     pub limits: Option<Limits>,
+    /// What the grading used. Absent for a learner when the exercise has hidden tests:
+    /// their time and memory count in it, and learner code could make them carry a
+    /// hidden input.
     pub resources: Option<Resources>,
     pub attempts: i64,
     pub created_at: String,
@@ -86,10 +91,17 @@ pub struct SubmissionView {
 /// Builds the view of a record for `caller`.
 pub fn view(record: SubmissionRecord, caller: &Caller) -> SubmissionView {
     let result = record.result.unwrap_or_default();
-    let tests = if caller.sees_hidden_data() {
-        result.tests
+    let (tests, resources) = if caller.sees_hidden_data() {
+        (result.tests, result.resources)
     } else {
-        result.tests.iter().map(TestResult::learner_view).collect()
+        let hidden = result
+            .tests
+            .iter()
+            .any(|test| test.visibility == Visibility::Hidden);
+        (
+            result.tests.iter().map(TestResult::learner_view).collect(),
+            result.resources.filter(|_| !hidden),
+        )
     };
     SubmissionView {
         id: record.id,
@@ -107,7 +119,7 @@ pub fn view(record: SubmissionRecord, caller: &Caller) -> SubmissionView {
         runner: result.runner,
         runtime: result.runtime,
         limits: result.limits,
-        resources: result.resources,
+        resources,
         attempts: record.attempts,
         created_at: record.created_at,
         completed_at: record.completed_at,

@@ -55,7 +55,10 @@ pub struct TestResult {
     pub score: f64,
     pub max_score: f64,
     pub visibility: Visibility,
-    pub duration_ms: u64,
+    /// How long the test ran. Absent from a learner's view of a hidden test: learner
+    /// code could spend time in proportion to the test's input and read it back here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,7 +70,8 @@ pub struct TestResult {
 }
 
 impl TestResult {
-    /// What a learner may see: hidden tests keep only their name, status and score.
+    /// What a learner may see: hidden tests keep only their name, status and score (not
+    /// their duration, which learner code could make carry the test's input).
     pub fn learner_view(&self) -> TestResult {
         match self.visibility {
             Visibility::Visible => self.clone(),
@@ -76,6 +80,7 @@ impl TestResult {
                 output: None,
                 expected: None,
                 actual: None,
+                duration_ms: None,
                 ..self.clone()
             },
         }

@@ -757,6 +757,7 @@ async fn connections_cannot_take_the_server_down() {
     use tokio::io::AsyncWriteExt;
     let app = TestApp::spawn_with(Backend::Sqlite, |args| {
         args.api.header_timeout_secs = 2;
+        args.api.body_timeout_secs = 3;
         args.api.max_connections = 30;
         args.api.max_connections_per_client = 10;
     })
@@ -790,6 +791,35 @@ async fn connections_cannot_take_the_server_down() {
         held >= Duration::from_millis(1500) && held < Duration::from_secs(5),
         "held {held:?}"
     );
+
+    // A slow body (the second review's attack W5): an authenticated request whose body
+    // comes a byte at a time is failed and closed at the body timeout.
+    let mut dripping = connect_from("127.0.0.1", address).await;
+    let header = format!(
+        "POST /v1/submissions HTTP/1.1\r\nHost: verdict\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+        app.instructor
+    );
+    dripping.write_all(header.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let drip = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if dripping.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(8), drip).await;
+    let held = started.elapsed();
+    assert!(
+        held < Duration::from_secs(6),
+        "the dripping body was held {held:?}"
+    );
+    let answer = read_until_closed(&mut dripping, Duration::from_secs(2)).await;
+    if let Some(answer) = answer.filter(|answer| !answer.is_empty()) {
+        assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    }
 
     // One client's flood: its 11th connection is refused at once.
     let mut flood = Vec::new();

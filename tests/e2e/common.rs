@@ -112,6 +112,7 @@ pub fn serve_args(database: &TestDatabase) -> ServeArgs {
             max_connections: 4096,
             max_connections_per_client: 256,
             header_timeout_secs: 10,
+            body_timeout_secs: 30,
         },
         worker: WorkerArgs {
             concurrency: Some(2),

@@ -166,6 +166,8 @@ struct Program {
     hidden: bool,
     /// `suite`: the program is the module `held` of the suite in `suite/`.
     kind: Option<String>,
+    /// The score it must get too (out of 1), where the verdict alone does not tell.
+    score: Option<f64>,
 }
 
 /// The table's suite exercise: the learner's module `held`, the hidden test `secret`
@@ -261,6 +263,16 @@ async fn every_hostile_program_gets_its_expected_verdict() {
                     let seen = learner_sees(&grade);
                     if seen.contains(SECRET) {
                         problems.push(format!("{path}: the learner sees the hidden input: {seen}"));
+                    }
+                    let score = grade.score / grade.max_score;
+                    if program
+                        .score
+                        .is_some_and(|want| (want - score).abs() > 1e-9)
+                    {
+                        problems.push(format!(
+                            "{path}: expected a score of {:?}, got {score} ({:?})",
+                            program.score, grade.tests
+                        ));
                     }
                     if grade.verdict.as_str() != program.verdict {
                         problems.push(format!(
@@ -828,4 +840,75 @@ async fn every_container_setting_is_applied() {
     );
     sandbox.remove().await.unwrap();
     assert_no_containers_left(&runner, Duration::from_secs(10)).await;
+}
+
+/// The second review's W2: a learner's server that answers no visible probe, logs every
+/// probe it gets to stderr (the hidden ones too) and then ends its own run. Its output is
+/// read after every probe has run, so no visible test's message may show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_servers_output_never_carries_a_hidden_probe_to_a_visible_message() {
+    let runner = sandboxes(Some(runner(1).await));
+    let server = r#"
+import os, signal, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        sys.stderr.write(f"probe {self.path}\n")
+        sys.stderr.flush()
+        if self.path.startswith("/visible"):
+            self.close_connection = True
+            return
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+        if self.path.startswith("/hidden"):
+            os.kill(os.getppid(), signal.SIGKILL)
+            os._exit(0)
+
+HTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+"#;
+    let probe = |name: &str, path: &str, visibility: Visibility| ResolvedTest {
+        visibility,
+        request: Some(
+            serde_json::json!({"method": "GET", "path": path, "headers": {}, "body": null}),
+        ),
+        expected: Some(serde_json::json!({"status": 200}).into()),
+        ..resolved_test(name)
+    };
+    let mut exercise = resolved_exercise(
+        Language::Python,
+        Kind::Http,
+        RunnerKind::Docker,
+        "app.py",
+        vec![
+            probe("visible", "/visible", Visibility::Visible),
+            probe("hidden", "/hidden-SECRET-1234", Visibility::Hidden),
+        ],
+    );
+    exercise.http = Some(verdict::domain::HttpSpec {
+        command: vec!["python3".into(), "app.py".into()],
+        port: 8000,
+        ready_path: Some("/ready".into()),
+    });
+    let files = BTreeMap::from([("app.py".to_string(), server.as_bytes().to_vec())]);
+    let (grade, _, _) = verdict::exercise::grade_files(&exercise, files, &runner, &MAXIMA)
+        .await
+        .unwrap();
+    let visible = &grade.tests[0];
+    assert_eq!(
+        visible.status,
+        verdict::domain::TestStatus::Error,
+        "{grade:?}"
+    );
+    let shown = serde_json::to_string(&visible.learner_view()).unwrap();
+    assert!(
+        !shown.contains("SECRET"),
+        "a visible message shows a hidden probe: {shown}"
+    );
+    assert_eq!(
+        grade.tests[1].status,
+        verdict::domain::TestStatus::Passed,
+        "{grade:?}"
+    );
 }

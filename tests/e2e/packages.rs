@@ -442,3 +442,43 @@ async fn integers_stay_exact_from_upload_to_storage_to_the_api() {
     }
     app.stop().await;
 }
+
+/// A learner's code can spend time in proportion to a hidden test's input: the learner's
+/// view shows neither that test's duration nor the grading's resources (the reviewer's
+/// attack W1: hidden arguments read back from `duration_ms`).
+#[tokio::test]
+async fn a_hidden_tests_time_does_not_reach_the_learner() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let starter = "def factorial(n):\n    return 0\n";
+    let (status, body) = upload(&app, tar_gz_of(&factorial_package(starter), "")).await;
+    assert_eq!(status, 201, "{body}");
+    let learner = app.learner("eve").await;
+    let code = "import math, time\n\ndef factorial(n):\n    time.sleep(n / 100)\n    return math.factorial(n)\n";
+    let created = app
+        .submit(
+            &learner,
+            serde_json::json!({"exercise": "python-factorial", "files": {"factorial.py": code}}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let done = app.wait_final(id, &learner).await;
+    assert_eq!(done["verdict"], "accepted", "{done}");
+    for test in done["tests"].as_array().unwrap() {
+        let hidden = test["visibility"] == "hidden";
+        assert_eq!(test["duration_ms"].is_null(), hidden, "{test}");
+    }
+    assert!(done["resources"].is_null(), "{done}");
+
+    let full: serde_json::Value =
+        serde_json::from_str(&raw(&app, &format!("/v1/submissions/{id}"), &app.instructor).await)
+            .unwrap();
+    let hidden = full["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|test| test["visibility"] == "hidden")
+        .unwrap();
+    assert!(hidden["duration_ms"].as_u64().unwrap() >= 300, "{full}");
+    assert!(full["resources"]["wall_ms"].as_u64().is_some(), "{full}");
+    app.stop().await;
+}

@@ -57,6 +57,25 @@ impl Inbox {
         self.ready.drain(..).collect()
     }
 
+    /// Whether a read would return at once (bytes, or end-of-file); if not, `waker` is
+    /// woken when more is sent.
+    pub fn readable(&mut self, waker: &Waker) -> bool {
+        if !self.ready.is_empty() || (self.closes && self.queued.is_empty()) {
+            return true;
+        }
+        self.reader = Some(waker.clone());
+        false
+    }
+
+    /// Up to `room` bytes now; `Some(empty)` is end-of-file, `None` means none yet.
+    pub fn try_read(&mut self, room: usize) -> Option<Vec<u8>> {
+        if self.ready.is_empty() {
+            return (self.closes && self.queued.is_empty()).then(Vec::new);
+        }
+        let count = room.min(self.ready.len());
+        Some(self.ready.drain(..count).collect())
+    }
+
     /// Up to `room` bytes; `Some(empty)` is end-of-file, `None` means wait (`waker` is
     /// woken when more is sent).
     pub fn read(&mut self, room: usize, waker: &Waker) -> Option<Vec<u8>> {

@@ -146,6 +146,10 @@ pub struct Tracker {
     hard_deadline: Instant,
     /// The next `begin` must be for this case.
     next_case: Option<usize>,
+    /// Set for an instance restarted after a case stopped it: loading the learner's code
+    /// again and the first case share one wall limit, so a module that sleeps while it
+    /// is imported cannot double every test's time (the second review's attack W4).
+    load_shares_wall: bool,
     /// Set when frames break the protocol (only learner code that got hold of the
     /// nonce could send them): the host then charges the run to the submission.
     pub violation: Option<String>,
@@ -205,6 +209,7 @@ impl Tracker {
             phase_wall,
             hard_deadline: now + total_wall,
             next_case: None,
+            load_shares_wall: false,
             violation: None,
             learner_started: false,
             cap,
@@ -225,9 +230,12 @@ impl Tracker {
         self.deadline = (Instant::now() + self.phase_wall).min(self.hard_deadline);
     }
 
-    /// The first `begin` must be for `case` (the case this instance was started at).
-    pub fn expect_case(&mut self, case: usize) {
+    /// The first `begin` must be for `case` (the case this instance was started at). A
+    /// `restart` (an instance started after a case stopped the one before) loads the
+    /// learner's code and runs its first case within one wall limit.
+    pub fn expect_case(&mut self, case: usize, restart: bool) {
         self.next_case = Some(case);
+        self.load_shares_wall = restart;
     }
 
     /// What the harness reads on stdin.
@@ -450,7 +458,11 @@ impl Tracker {
         }
         match (event.as_str(), index) {
             ("begin", Some(index)) => {
+                let loading_deadline = self.deadline;
                 self.enter(Phase::Case(index));
+                if self.load_shares_wall && self.cases.is_empty() {
+                    self.deadline = loading_deadline;
+                }
                 self.next_case = Some(index + 1);
                 self.cases.entry(index).or_default().started = Some(Instant::now());
             }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Instant;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+use wasmtime_wasi::p2::{InputStream, OutputStream, Pollable, StreamError, StreamResult};
 
 /// A shared handle on the tracker, and the signal that its deadline moved.
 #[derive(Clone, Debug)]
@@ -120,6 +120,39 @@ impl IsTerminal for GuestInput {
 impl wasmtime_wasi::cli::StdinStream for GuestInput {
     fn async_stream(&self) -> Box<dyn tokio::io::AsyncRead + Send + Sync> {
         Box::new(self.shared.input(self.side))
+    }
+
+    /// Read straight from the inbox. The default adapter runs a reader task per stream,
+    /// so each case's input (released when the case before ends) crossed two task
+    /// hand-offs before the guest saw it.
+    fn p2_stream(&self) -> Box<dyn InputStream> {
+        Box::new(self.shared.input(self.side))
+    }
+}
+
+impl InputStream for GuestInput {
+    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        let mut tracker = self.shared.lock();
+        match tracker.inbox(self.side).try_read(size) {
+            Some(bytes) if bytes.is_empty() && size > 0 => Err(StreamError::Closed),
+            Some(bytes) => Ok(Bytes::from(bytes)),
+            None => Ok(Bytes::new()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for GuestInput {
+    /// Ready once the inbox holds bytes or has nothing more to send.
+    async fn ready(&mut self) {
+        std::future::poll_fn(|cx| {
+            let mut tracker = self.shared.lock();
+            match tracker.inbox(self.side).readable(cx.waker()) {
+                true => Poll::Ready(()),
+                false => Poll::Pending,
+            }
+        })
+        .await
     }
 }
 

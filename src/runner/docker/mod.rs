@@ -455,6 +455,7 @@ impl DockerRunner {
                     wrap: true,
                 })
                 .await?;
+            sandbox.reap();
             match out.ended {
                 Ended::Exited(0) => {}
                 Ended::Exited(_) => {
@@ -543,6 +544,8 @@ impl DockerRunner {
                 })
                 .await?;
             let (mut outcome, spent) = self.outcome(sandbox, &out.ended).await?;
+            // Nothing of this case runs on into the next one.
+            sandbox.reap();
             let (mut stdout, mut value) = (out.stdout, None);
             if request.kind == Kind::Function && outcome == (CaseOutcome::Exited { code: 0 }) {
                 match report::split_frame(&stdout, &nonce) {
@@ -716,15 +719,24 @@ impl DockerRunner {
             None
         } else {
             Some(format!(
-                "the server never answered GET {} with a 2xx status: {}{}",
+                "the server never answered GET {} with a 2xx status: {}",
                 probe_request["ready_path"].as_str().unwrap_or("/"),
                 ready["error"].as_str().unwrap_or("the prober stopped"),
-                server_log
             ))
         };
         let observations: Vec<CaseObservation> = (0..request.cases.len())
             .map(|index| {
                 let record = lines.get(index + 1);
+                // The server's output is read once every probe has run, hidden ones
+                // included: what it wrote may carry a hidden probe (the second review's
+                // W2), so a visible test's message never shows it.
+                let server_log = match index < request.hidden_from {
+                    true if request.hidden_from < request.cases.len() => HIDDEN_SERVER_LOG,
+                    _ => server_log.as_str(),
+                };
+                let not_ready = not_ready
+                    .as_ref()
+                    .map(|message| format!("{message}{server_log}"));
                 let (outcome, value) = match (&not_ready, record) {
                     (Some(_), _) if oom => (CaseOutcome::MemoryLimit, None),
                     (Some(message), _) => (
@@ -865,6 +877,11 @@ async fn drop_sandbox(sandbox: Arc<Sandbox>) -> Result<(), RunnerError> {
 }
 
 /// How the server exec ended, for messages.
+/// In place of the server's output, in a visible test's message on an exercise with
+/// hidden tests.
+const HIDDEN_SERVER_LOG: &str =
+    "\n(the server's own output is not shown: it was read after the hidden tests ran)";
+
 fn server_summary(out: &ExecOutput) -> String {
     let how = match out.ended {
         Ended::Exited(code) => format!("the server exited with code {code}"),

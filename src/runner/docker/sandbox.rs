@@ -44,7 +44,7 @@ const OWN_PIDS: u64 = 3;
 /// program and its arguments are positional parameters, never part of the script.
 /// Then it empties the scratch places, so that nothing a case wrote (a hidden test's
 /// input, say) reaches a later case of the submission.
-const CASE_WRAPPER: &str = r#""$@"; status=$?; kill -KILL -1 2>/dev/null; chmod -R u+rwx /tmp /dev/shm 2>/dev/null; rm -rf /tmp/* /tmp/.[!.]* /tmp/..?* /dev/shm/* /dev/shm/.[!.]* 2>/dev/null; exit $status"#;
+const CASE_WRAPPER: &str = r#"wipe() { chmod -R u+rwx /tmp /dev/shm 2>/dev/null; rm -rf /tmp/* /tmp/.[!.]* /tmp/..?* /dev/shm/* /dev/shm/.[!.]* 2>/dev/null; }; wipe; "$@"; status=$?; kill -KILL -1 2>/dev/null; wipe; exit $status"#;
 
 /// How an exec ended, as the host saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +111,9 @@ struct Cgroup {
     memory: std::path::PathBuf,
     cpu: std::path::PathBuf,
     v2: bool,
+    /// The host pids of the container's own processes (its init and `sleep infinity`),
+    /// read before any learner code ran: the only processes a case leaves.
+    resident: Vec<i32>,
 }
 
 impl Cgroup {
@@ -132,6 +135,7 @@ impl Cgroup {
                     memory: root.join(memory),
                     cpu: root.join(cpu),
                     v2: false,
+                    resident: Vec::new(),
                 });
             }
         }
@@ -144,6 +148,7 @@ impl Cgroup {
                     memory: root.join(&dir),
                     cpu: root.join(&dir),
                     v2: true,
+                    resident: Vec::new(),
                 });
             }
         }
@@ -160,6 +165,57 @@ impl Cgroup {
             let (name, value) = line.split_once(' ')?;
             (name == key).then(|| value.trim().parse().ok())?
         })
+    }
+
+    /// Kills, from the host, every process of the container but its first. The case
+    /// wrapper's own `kill -KILL -1` runs as the learner, who can kill the wrapper first
+    /// (the second review's W3); this cannot be stopped from inside.
+    fn reap(&self) {
+        if self.resident.is_empty() {
+            return;
+        }
+        // A fork racing the kills is caught by the next round (`pids` caps the forks).
+        for _ in 0..64 {
+            let others: Vec<i32> = self
+                .pids()
+                .into_iter()
+                .filter(|pid| !self.resident.contains(pid))
+                .collect();
+            if others.is_empty() {
+                return;
+            }
+            for pid in others {
+                // SAFETY: kill(2) with a pid read from this container's own cgroup.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// The container's processes now.
+    fn pids(&self) -> Vec<i32> {
+        Self::read(self.memory.join("cgroup.procs"))
+            .map(|procs| {
+                procs
+                    .lines()
+                    .filter_map(|line| line.trim().parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Records the container's own processes once both have started (init, then the
+    /// `sleep infinity` it runs).
+    async fn settle(mut self) -> Cgroup {
+        for _ in 0..200 {
+            let pids = self.pids();
+            if pids.len() >= 2 {
+                self.resident = pids;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        self
     }
 
     /// How many processes the OOM killer has killed in this container.
@@ -404,11 +460,12 @@ impl Sandbox {
         )
         .await?;
         call(timeout, "start", docker.start_container(&name, None)).await?;
-        let id = call(timeout, "inspect", docker.inspect_container(&name, None))
-            .await?
-            .id
-            .unwrap_or_default();
-        sandbox.cgroup = Cgroup::locate(&id);
+        let inspect = call(timeout, "inspect", docker.inspect_container(&name, None)).await?;
+        let id = inspect.id.unwrap_or_default();
+        sandbox.cgroup = match Cgroup::locate(&id) {
+            Some(cgroup) => Some(cgroup.settle().await),
+            None => None,
+        };
         Ok(sandbox)
     }
 
@@ -573,6 +630,16 @@ impl Sandbox {
             stderr,
             duration: started.elapsed(),
         })
+    }
+
+    /// Leaves only the container's first process running: nothing a case started (a
+    /// daemon, a process that killed its wrapper) survives into the next case. On a
+    /// remote engine, where the host has no cgroup files, the wrapper's own clean-up is
+    /// all there is.
+    pub fn reap(&self) {
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.reap();
+        }
     }
 
     /// Whether the OOM killer acted since the last call (so, during the case that just
