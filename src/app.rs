@@ -139,7 +139,7 @@ impl Services {
         concurrency: usize,
         mut shutdown: watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
-        let monitor = self.queue.monitor(self.grader(), concurrency);
+        let monitor = crate::worker::monitor(&self.queue, self.grader(), concurrency);
         tokio::spawn(async move {
             let signal = async move {
                 let _ = shutdown.wait_for(|stop| *stop).await;
@@ -167,7 +167,7 @@ pub async fn ready_runner(
     let fetch_store = store.clone();
     tokio::task::spawn_blocking(move || fetch_store.ensure(&|line| progress(line))).await??;
     let wasm = WasmRunner::new(max_memory_mb, store)?;
-    crate::runner::harness::warm_up(&wasm, &|line| progress(line)).await?;
+    wasm.warm_up(&|line| progress(line)).await?;
     let docker = DockerRunner::connect(docker, concurrency, &|line| progress(line)).await?;
     Ok(Sandboxes { wasm, docker })
 }

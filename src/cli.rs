@@ -345,7 +345,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 store.fetch(&missing, &|line| eprintln!("{line}"))?;
             }
             let runner = crate::runner::wasm::WasmRunner::new(512, store)?;
-            crate::runner::harness::warm_up(&runner, &|line| eprintln!("{line}")).await?;
+            runner.warm_up(&|line| eprintln!("{line}")).await?;
             Ok(0)
         }
         Command::Exercise(ExerciseCommand::Push { dir, client }) => push(&dir, &client).await,

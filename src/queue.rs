@@ -36,7 +36,7 @@ const MISSED_HEARTBEATS: u32 = 3;
 /// of letting them collide in SQLite's busy handler.
 const QUEUE_CONNECTIONS: u32 = 1;
 /// Fallback poll for jobs pushed by another process.
-const POLL_INTERVAL: Duration = Duration::from_millis(200);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The one job type: grade this submission.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,14 +72,14 @@ pub enum Queue {
     },
 }
 
-fn sqlite_config() -> apalis_sqlite::Config {
+pub(crate) fn sqlite_config() -> apalis_sqlite::Config {
     apalis_sqlite::Config::default()
         .queue(QUEUE_NAME)
         .heartbeat_interval(HEARTBEAT)
         .missed_heartbeats(MISSED_HEARTBEATS as usize)
 }
 
-fn postgres_config() -> apalis_postgres::Config {
+pub(crate) fn postgres_config() -> apalis_postgres::Config {
     apalis_postgres::Config::default()
         .queue(QUEUE_NAME)
         .heartbeat_interval(HEARTBEAT)
@@ -165,7 +165,9 @@ impl Queue {
             // Postgres refuses it with a unique violation: the job is already there.
             Queue::Postgres { storage, .. } => match storage.clone().push_task(task).await {
                 Ok(()) => {}
-                Err(error) if format!("{error:?}").contains("23505") => {}
+                Err(TaskSinkError::PushError(apalis_postgres::Error::Database(
+                    sqlx::Error::Database(database),
+                ))) if database.is_unique_violation() => {}
                 Err(error) => return Err(error.into()),
             },
         }
@@ -194,43 +196,5 @@ impl Queue {
             .rows_affected(),
         };
         Ok(deleted)
-    }
-
-    /// Builds a monitor running one worker with `concurrency` gradings in flight.
-    pub fn monitor(&self, grader: crate::worker::Grader, concurrency: usize) -> Monitor {
-        let name = format!(
-            "grader-{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        );
-        let monitor = Monitor::new().shutdown_timeout(Duration::from_secs(30));
-        match self.clone() {
-            Queue::Sqlite { storage, wake, .. } => monitor.register(move |restarts| {
-                WorkerBuilder::new(format!("{name}-{restarts}"))
-                    .backend(
-                        storage
-                            .clone()
-                            .with_config(sqlite_config().batch_size(concurrency))
-                            .poll_with_interval(POLL_INTERVAL)
-                            .poll_with_stream(wake.clone()),
-                    )
-                    .concurrency(concurrency)
-                    .data(grader.clone())
-                    .build(crate::worker::grade_job)
-            }),
-            Queue::Postgres { storage, .. } => monitor.register(move |restarts| {
-                WorkerBuilder::new(format!("{name}-{restarts}"))
-                    .backend(
-                        storage
-                            .clone()
-                            .with_config(postgres_config().batch_size(concurrency))
-                            .with_pubsub()
-                            .poll_with_interval(POLL_INTERVAL),
-                    )
-                    .concurrency(concurrency)
-                    .data(grader.clone())
-                    .build(crate::worker::grade_job)
-            }),
-        }
     }
 }

@@ -7,10 +7,11 @@ use crate::certification::keys::IssuerKey;
 use crate::certification::{Snapshot, Snapshots, issue_due};
 use crate::domain::{Limits, Resources, RunnerKind, Status, StoredResult, Verdict, WorkerInfo};
 use crate::exercise::grade_files;
+use crate::queue::{self, GradingJob, Queue};
 use crate::runner::{RunReport, Runner};
 use crate::store::Store;
 use crate::store::submissions::Claim;
-use apalis::prelude::{BoxDynError, Data};
+use apalis::prelude::*;
 use sqlx::Acquire;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,11 +47,46 @@ pub struct Grader {
     pub snapshots: Snapshots,
 }
 
+/// Builds a monitor running one worker with `concurrency` gradings in flight on `queue`.
+pub fn monitor(queue: &Queue, grader: Grader, concurrency: usize) -> Monitor {
+    let name = format!(
+        "grader-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let monitor = Monitor::new().shutdown_timeout(Duration::from_secs(30));
+    match queue.clone() {
+        Queue::Sqlite { storage, wake, .. } => monitor.register(move |restarts| {
+            WorkerBuilder::new(format!("{name}-{restarts}"))
+                .backend(
+                    storage
+                        .clone()
+                        .with_config(queue::sqlite_config().batch_size(concurrency))
+                        .poll_with_interval(queue::POLL_INTERVAL)
+                        .poll_with_stream(wake.clone()),
+                )
+                .concurrency(concurrency)
+                .data(grader.clone())
+                .build(grade_job)
+        }),
+        Queue::Postgres { storage, .. } => monitor.register(move |restarts| {
+            WorkerBuilder::new(format!("{name}-{restarts}"))
+                .backend(
+                    storage
+                        .clone()
+                        .with_config(queue::postgres_config().batch_size(concurrency))
+                        .with_pubsub()
+                        .poll_with_interval(queue::POLL_INTERVAL),
+                )
+                .concurrency(concurrency)
+                .data(grader.clone())
+                .build(grade_job)
+        }),
+    }
+}
+
 /// The apalis handler. Grading runs on its own task so that gradings use every core.
-pub async fn grade_job(
-    job: crate::queue::GradingJob,
-    grader: Data<Grader>,
-) -> Result<(), BoxDynError> {
+pub async fn grade_job(job: GradingJob, grader: Data<Grader>) -> Result<(), BoxDynError> {
     let grader: Grader = (*grader).clone();
     let span = tracing::info_span!("grading", submission_id = %job.submission_id);
     tokio::spawn(async move { grader.grade(&job.submission_id).await }.instrument(span))

@@ -3,8 +3,8 @@
 //! Tokens are read from the `Authorization` header only; a request that carries one in
 //! the query string is refused (query strings end up in logs and browser history).
 
-use super::AppState;
 use super::error::ApiError;
+use super::state::AppState;
 use crate::domain::Role;
 use crate::store::tokens::Principal;
 use axum::extract::FromRequestParts;

@@ -1,11 +1,12 @@
 //! Learners' progress and certificates: the JSON API, the public verification surface
 //! (JWKS, revocation list, certificate by id) and the page a person opens.
 
-use super::AppState;
 use super::auth::{Admins, Authorized, Caller};
 use super::error::{ApiError, Json};
+use super::state::AppState;
+use crate::certification::credential::number;
 use crate::certification::credential::{self};
-use crate::certification::{TierProgress, learner_progress, number};
+use crate::certification::{TierProgress, learner_progress};
 use crate::domain::{Evidence, Role};
 use crate::store::certificates::{CertificateRecord, Revoked, certificates_of};
 use askama::Template;

@@ -1,13 +1,13 @@
 //! `/v1/exercises`: upload packages (instructors) and read statements (everyone).
 
-use super::AppState;
 use super::auth::{Authorized, Caller, Staff};
 use super::error::ApiError;
+use super::state::AppState;
 use super::submissions::FileContent;
+use crate::domain::StoredVersion;
 use crate::domain::{Kind, Language, Limits, Tier, Value, Visibility};
 use crate::exercise::package::{Package, PackageError, PackageLimits};
 use crate::exercise::{ValidationError, ValidationReport};
-use crate::store::exercises::StoredVersion;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

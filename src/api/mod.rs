@@ -7,41 +7,21 @@ pub mod error;
 pub mod exercises;
 pub mod listener;
 pub mod rate_limit;
+pub mod state;
 pub mod submissions;
 
-use crate::config::ApiArgs;
-use crate::domain::Limits;
-use crate::queue::Queue;
-use crate::runner::Runner;
-use crate::store::Store;
+pub use state::AppState;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Request, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use metrics_exporter_prometheus::PrometheusHandle;
-use std::sync::Arc;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
-
-/// Shared by every handler.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub queue: Queue,
-    /// Runs reference and starter checks at upload.
-    pub runner: Arc<dyn Runner>,
-    pub maxima: Limits,
-    pub api: Arc<ApiArgs>,
-    pub completions: crate::completions::Completions,
-    pub rate: Arc<rate_limit::RateLimiter>,
-    pub metrics: PrometheusHandle,
-    /// How certificates name their issuer: the base of their links.
-    pub profile: Arc<crate::domain::IssuerProfile>,
-}
 
 #[derive(OpenApi)]
 #[openapi(

@@ -1,8 +1,8 @@
 //! `/v1/submissions` and the `/v1/results` feed.
 
-use super::AppState;
 use super::auth::{Authorized, Caller, FeedReaders};
 use super::error::{ApiError, Json, Query};
+use super::state::AppState;
 use crate::completions::Completions;
 use crate::domain::{
     Limits, Resources, Role, RuntimeInfo, Status, TestResult, Verdict, Visibility,

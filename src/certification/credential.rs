@@ -15,6 +15,18 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use serde_json::{Value, json};
 
+/// Formats a score without a spurious `.0`.
+pub fn number(value: f64) -> String {
+    if value.fract().abs() < 1e-9 {
+        format!("{}", value.round() as i64)
+    } else {
+        format!("{:.2}", value)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    }
+}
+
 /// The credential (the JWT payload) for a certificate.
 #[allow(clippy::too_many_arguments)]
 pub fn build(
@@ -69,7 +81,7 @@ pub fn build(
             "name": item.exercise,
             "description": format!(
                 "{} version {}: score {}/{} (graded {})",
-                item.exercise, item.version, super::number(item.score), super::number(item.max_score), item.completed_at
+                item.exercise, item.version, number(item.score), number(item.max_score), item.completed_at
             ),
             "genre": "Submission",
         })).collect::<Vec<_>>(),
@@ -103,9 +115,9 @@ fn criteria_narrative(rules: &TierRules) -> String {
     }
     parts.push(format!(
         "Earn at least {} points from passed {} exercises; an exercise counts as passed at {}% of its points.",
-        super::number(rules.min_points),
+        number(rules.min_points),
         rules.title,
-        super::number(rules.pass_ratio * 100.0)
+        number(rules.pass_ratio * 100.0)
     ));
     parts.join(" ")
 }

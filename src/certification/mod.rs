@@ -15,7 +15,7 @@ pub mod keys;
 pub mod policy;
 pub mod verify;
 
-use crate::domain::{Evidence, IssuerProfile, Policy, Tier};
+use crate::domain::{CertificateStatus, Evidence, IssuerProfile, Policy, Tier};
 use crate::store::Store;
 use crate::store::certificates::{
     CatalogueItem, CertificateRecord, NewCertificate, certificates_of, graded_results,
@@ -117,7 +117,7 @@ pub struct RequiredProgress {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CertificateRef {
     pub id: String,
-    pub status: &'static str,
+    pub status: CertificateStatus,
     pub issued_at: String,
 }
 
@@ -147,18 +147,6 @@ impl TierProgress {
         self.status == TierStatus::InProgress
             && self.missing.is_empty()
             && self.certificate.is_none()
-    }
-}
-
-/// Formats a score without a spurious `.0`.
-pub fn number(value: f64) -> String {
-    if value.fract().abs() < 1e-9 {
-        format!("{}", value.round() as i64)
-    } else {
-        format!("{:.2}", value)
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
     }
 }
 
@@ -242,9 +230,9 @@ pub fn progress(
                 None => missing.push(format!("{slug}: no graded submission yet")),
                 Some(result) if !passed => missing.push(format!(
                     "{slug}: best score {}/{}, needs {}",
-                    number(result.score),
-                    number(result.max_score),
-                    number(rules.pass_ratio * result.max_score)
+                    credential::number(result.score),
+                    credential::number(result.max_score),
+                    credential::number(rules.pass_ratio * result.max_score)
                 )),
                 Some(_) => {}
             }
@@ -258,8 +246,8 @@ pub fn progress(
         if points + 1e-9 < rules.min_points {
             missing.push(format!(
                 "points: {} of {} from passed {} exercises",
-                number(points),
-                number(rules.min_points),
+                credential::number(points),
+                credential::number(rules.min_points),
                 rules.title
             ));
         }

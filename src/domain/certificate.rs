@@ -48,3 +48,11 @@ pub struct Evidence {
     pub max_score: f64,
     pub completed_at: String,
 }
+
+/// Whether a certificate is in force. Serialized as `active` / `revoked`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CertificateStatus {
+    Active,
+    Revoked,
+}

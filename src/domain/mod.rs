@@ -12,11 +12,11 @@ pub mod submission;
 pub mod value;
 pub mod verdict;
 
-pub use certificate::{Evidence, IssuerProfile, Policy, TierRules};
+pub use certificate::{CertificateStatus, Evidence, IssuerProfile, Policy, TierRules};
 pub use exercise::{Compare, HttpSpec, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility};
 pub use learner::Role;
 pub use limits::Limits;
-pub use resolved::{ResolvedExercise, ResolvedTest};
+pub use resolved::{ResolvedExercise, ResolvedTest, StoredVersion};
 pub use submission::{Resources, RuntimeInfo, Status, StoredResult, WorkerInfo};
 pub use value::Value;
 pub use verdict::{Grade, TestResult, TestStatus, Verdict};

@@ -86,3 +86,11 @@ impl ResolvedExercise {
         name == self.entrypoint || self.extra_files.iter().any(|extra| extra == name)
     }
 }
+
+/// A stored version and when it was made.
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    pub version: String,
+    pub exercise: ResolvedExercise,
+    pub created_at: String,
+}

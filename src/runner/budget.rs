@@ -188,7 +188,7 @@ pub async fn compile(
 pub fn child_main(max_memory_mb: u64) -> std::process::ExitCode {
     let mut bytes = Vec::new();
     let read = std::io::stdin()
-        .take(super::wasm::MAX_MODULE_BYTES as u64)
+        .take(super::wasm::engine::MAX_MODULE_BYTES as u64)
         .read_to_end(&mut bytes);
     let result = read
         .map_err(|error| format!("cannot read the module: {error}"))
@@ -196,7 +196,7 @@ pub fn child_main(max_memory_mb: u64) -> std::process::ExitCode {
             let binary = wat::parse_bytes(&bytes).map_err(|error| format!("{error:#}"))?;
             check_shape(&binary)?;
             let engine =
-                super::wasm::engine(max_memory_mb).map_err(|error| format!("{error:#}"))?;
+                super::wasm::engine::engine(max_memory_mb).map_err(|error| format!("{error:#}"))?;
             let module =
                 wasmtime::Module::new(&engine, &binary).map_err(|error| format!("{error:#}"))?;
             module.serialize().map_err(|error| format!("{error:#}"))

@@ -20,7 +20,7 @@ fn cache_path(engine: &Engine, dir: &Path, name: &str, digest_hex: &str) -> Path
     dir.join(format!(
         "{name}-{}-wasmtime{}-{:016x}.cwasm",
         &digest_hex[..16],
-        super::wasm::wasmtime_version(),
+        super::wasm::engine::wasmtime_version(),
         hasher.finish()
     ))
 }

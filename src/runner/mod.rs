@@ -1,4 +1,4 @@
-//! The sandbox contract: what every runner (wasmtime now, Docker later) takes and returns.
+//! The sandbox contract: what every runner (wasmtime, Docker) takes and returns.
 //!
 //! A runner executes learner code and returns **observations** (stdout, exit status, the
 //! limit that stopped it). It never sees expected values and never decides a verdict:
@@ -11,7 +11,10 @@ mod channel;
 pub mod compiled;
 pub mod docker;
 pub mod harness;
+pub mod sandboxes;
 pub mod wasm;
+
+pub use sandboxes::Sandboxes;
 
 use crate::domain::{HttpSpec, Kind, Language, Limits, RunnerKind, RuntimeInfo, Value};
 use serde::{Deserialize, Serialize};
@@ -121,36 +124,5 @@ pub trait Runner: Send + Sync {
     /// Whether this runner can run exercises that ask for `runner`.
     fn supports(&self, runner: RunnerKind) -> bool {
         runner.as_str() == self.name()
-    }
-}
-
-/// Every sandbox this process has; each request goes to the one its exercise names.
-pub struct Sandboxes {
-    pub wasm: wasm::WasmRunner,
-    /// `None` when Docker is off or cannot be used (see `docker::DockerMode`).
-    pub docker: Option<docker::DockerRunner>,
-}
-
-#[async_trait::async_trait]
-impl Runner for Sandboxes {
-    fn name(&self) -> &'static str {
-        "sandboxes"
-    }
-
-    async fn run(&self, request: &RunRequest) -> Result<(RunReport, RuntimeInfo), RunnerError> {
-        match (request.runner, &self.docker) {
-            (RunnerKind::Wasm, _) => self.wasm.run(request).await,
-            (RunnerKind::Docker, Some(docker)) => docker.run(request).await,
-            (RunnerKind::Docker, None) => Err(RunnerError(
-                "this exercise needs the Docker runner, which is off in this process".to_string(),
-            )),
-        }
-    }
-
-    fn supports(&self, runner: RunnerKind) -> bool {
-        match runner {
-            RunnerKind::Wasm => true,
-            RunnerKind::Docker => self.docker.is_some(),
-        }
     }
 }

@@ -3,7 +3,7 @@
 //! any executor.
 
 use super::{Store, now_ms, rfc3339};
-use crate::domain::{Evidence, IssuerProfile, Policy, Tier};
+use crate::domain::{CertificateStatus, Evidence, IssuerProfile, Policy, Tier};
 use serde::Serialize;
 use sqlx::{Any, Executor, Row};
 use std::collections::BTreeMap;
@@ -15,8 +15,7 @@ pub struct CertificateRecord {
     pub learner: String,
     pub tier: Tier,
     pub issued_at: String,
-    /// `active` or `revoked`.
-    pub status: &'static str,
+    pub status: CertificateStatus,
     pub revoked_at: Option<String>,
     pub revocation_reason: Option<String>,
     /// The signed credential: a compact JWS.
@@ -27,7 +26,7 @@ pub struct CertificateRecord {
 
 impl CertificateRecord {
     pub fn is_active(&self) -> bool {
-        self.status == "active"
+        self.status == CertificateStatus::Active
     }
 }
 
@@ -45,10 +44,9 @@ fn certificate(row: &sqlx::any::AnyRow) -> Result<CertificateRecord, sqlx::Error
         tier: serde_json::from_value(serde_json::Value::String(tier))
             .map_err(|error| decode(error.to_string()))?,
         issued_at: rfc3339(row.get("issued_at")),
-        status: if revoked_at.is_some() {
-            "revoked"
-        } else {
-            "active"
+        status: match revoked_at {
+            Some(_) => CertificateStatus::Revoked,
+            None => CertificateStatus::Active,
         },
         revoked_at: revoked_at.map(rfc3339),
         revocation_reason: row.get("revocation_reason"),

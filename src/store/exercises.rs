@@ -1,19 +1,11 @@
 //! Exercise versions: immutable, keyed by content hash; `exercises` points at the live one.
 
 use super::{Store, now_ms, rfc3339};
-use crate::domain::ResolvedExercise;
+use crate::domain::{ResolvedExercise, StoredVersion};
 use crate::exercise::ValidationReport;
 use crate::exercise::package::Package;
 use sqlx::Row;
 use std::collections::BTreeMap;
-
-/// A stored version and when it was made.
-#[derive(Debug, Clone)]
-pub struct StoredVersion {
-    pub version: String,
-    pub exercise: ResolvedExercise,
-    pub created_at: String,
-}
 
 impl Store {
     /// Stores a validated version and makes it live. Re-uploading the same content is a

@@ -107,7 +107,7 @@ pub struct Store {
     pub writer: AnyPool,
     /// Immutable exercise versions already read.
     versions: std::sync::Arc<
-        std::sync::Mutex<std::collections::HashMap<String, exercises::StoredVersion>>,
+        std::sync::Mutex<std::collections::HashMap<String, crate::domain::StoredVersion>>,
     >,
     pub backend: Backend,
 }

@@ -390,9 +390,13 @@ impl Store {
                 .await?;
             return Ok(match current {
                 None => Claim::Missing,
-                Some(row) if row.get::<String, _>("status") == "running" => Claim::Busy {
-                    until_ms: row.get::<Option<i64>, _>("lease_until").unwrap_or(now),
-                },
+                Some(row)
+                    if Status::parse(&row.get::<String, _>("status")) == Some(Status::Running) =>
+                {
+                    Claim::Busy {
+                        until_ms: row.get::<Option<i64>, _>("lease_until").unwrap_or(now),
+                    }
+                }
                 Some(_) => Claim::Finished,
             });
         };

@@ -194,6 +194,7 @@ async fn a_policy_naming_an_unknown_exercise_or_a_cycle_stops_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_issuance_verification_revocation_and_new_versions() {
+    crate::needs!(Jwcrypto);
     let exercises = curriculum(POLICY);
     let mut app = spawn(Backend::Sqlite, exercises.path()).await;
     let ada = app.learner("ada").await;
@@ -790,6 +791,7 @@ async fn unique_key_decides_a_race(app: &TestApp) {
 /// The certificate page, opened by a real browser (headless Chromium over WebDriver).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_certificate_page_in_headless_chromium() {
+    crate::needs!(Chromium);
     let exercises = curriculum(POLICY);
     let app = spawn(Backend::Sqlite, exercises.path()).await;
     let admin = admin(&app).await;

@@ -50,6 +50,7 @@ async fn token_create_prints_the_token_alone_on_the_last_line() {
 
 #[test]
 fn exercise_validate_accepts_every_example_and_reports_a_broken_package() {
+    crate::needs!(Docker);
     let mut slugs: Vec<String> = std::fs::read_dir(repo().join("exercises"))
         .unwrap()
         .map(|entry| entry.unwrap())
@@ -275,6 +276,7 @@ fn a_fetch_that_cannot_reach_pip_says_what_to_do() {
 /// second build finds it current, and it runs as the unprivileged user.
 #[test]
 fn images_build_is_idempotent_and_records_digests() {
+    crate::needs!(Docker);
     let cache = tempfile::tempdir().unwrap();
     let recipes = repo().join("sandboxes/docker");
     let build = || {

@@ -13,6 +13,89 @@ pub enum Backend {
     Postgres,
 }
 
+/// What a group of tests needs beyond cargo. `scripts/test.sh` installs and starts all
+/// of it and sets `VERDICT_TEST_FULL=1`; plain `cargo test` skips a group whose need is
+/// missing and says so once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Needs {
+    Postgres,
+    Docker,
+    Chromium,
+    Jwcrypto,
+    Schemathesis,
+}
+
+impl Needs {
+    fn present(self) -> bool {
+        let on_path = |program: &str| {
+            std::env::var_os("PATH").is_some_and(|path| {
+                std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+            })
+        };
+        match self {
+            Needs::Postgres => std::env::var_os("VERDICT_TEST_POSTGRES_URL").is_some(),
+            Needs::Docker => {
+                std::env::var_os("DOCKER_HOST").is_some()
+                    || std::os::unix::net::UnixStream::connect("/var/run/docker.sock").is_ok()
+            }
+            Needs::Chromium => on_path("chromedriver") && on_path("chromium"),
+            Needs::Jwcrypto => std::process::Command::new("/usr/bin/python3")
+                .args(["-c", "import jwcrypto"])
+                .output()
+                .is_ok_and(|out| out.status.success()),
+            Needs::Schemathesis => on_path("st"),
+        }
+    }
+
+    fn how(self) -> &'static str {
+        match self {
+            Needs::Postgres => "a Postgres server named by VERDICT_TEST_POSTGRES_URL",
+            Needs::Docker => "a Docker engine (and the runner images: `verdict images build`)",
+            Needs::Chromium => "chromium and chromedriver",
+            Needs::Jwcrypto => "python3-jwcrypto",
+            Needs::Schemathesis => "schemathesis (`pip install schemathesis==4.32.5`)",
+        }
+    }
+}
+
+/// Whether a test that needs `needs` runs here. Under `VERDICT_TEST_FULL=1` a missing
+/// need fails the test; otherwise the group is skipped, named once on stderr (written
+/// past the test harness's capture, so plain `cargo test` shows it).
+pub fn runs(needs: Needs) -> bool {
+    if needs.present() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("VERDICT_TEST_FULL").is_none(),
+        "this test needs {} (VERDICT_TEST_FULL=1: nothing may be skipped)",
+        needs.how()
+    );
+    static SAID: std::sync::Mutex<Vec<Needs>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap();
+    if !said.contains(&needs) {
+        said.push(needs);
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: the tests that need {} (./scripts/test.sh installs and runs everything)",
+            needs.how()
+        );
+    }
+    false
+}
+
+/// Returns from the test at once when its need is missing (see `runs`).
+#[macro_export]
+macro_rules! needs {
+    ($($need:ident),+) => {
+        $(
+            if !$crate::common::runs($crate::common::Needs::$need) {
+                return;
+            }
+        )+
+    };
+}
+
 /// Generates one test per backend from `async fn name(backend: Backend)`.
 #[macro_export]
 macro_rules! on_both_backends {
@@ -29,6 +112,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
+                    $crate::needs!(Postgres);
                     super::$name($crate::common::Backend::Postgres).await
                 }
             )*

@@ -204,6 +204,7 @@ fn suite_exercise(language: Language, limits: LimitsSpec) -> ResolvedExercise {
 /// container behind (sandboxes/docker/test-programs/expected.toml).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_hostile_program_gets_its_expected_verdict() {
+    crate::needs!(Docker);
     use futures::StreamExt;
     let dir = repo().join("sandboxes/docker/test-programs");
     let corpus: Corpus =
@@ -306,6 +307,7 @@ async fn every_hostile_program_gets_its_expected_verdict() {
 /// output_limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_is_cut_at_the_cap_and_usage_is_recorded() {
+    crate::needs!(Docker);
     let runner = runner(1).await;
     let limits = LimitsSpec {
         output_kb: Some(16),
@@ -333,6 +335,7 @@ async fn output_is_cut_at_the_cap_and_usage_is_recorded() {
 /// Each worker holds at most `--concurrency` containers, however many gradings wait.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containers_are_capped_at_the_concurrency() {
+    crate::needs!(Docker);
     use futures::StreamExt;
     let runner = Arc::new(runner(2).await);
     let exercise = io_exercise(Language::Python, "main.py", &[], LimitsSpec::default());
@@ -376,6 +379,7 @@ fn in_docker(slug: &str) -> Package {
 /// starter does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn function_and_unittest_exercises_grade_in_docker() {
+    crate::needs!(Docker);
     let runner = sandboxes(Some(runner(2).await));
     for slug in [
         "python-leap",
@@ -497,6 +501,7 @@ async fn pipe(
 /// retry grades normally once the daemon answers again. No container is left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_that_stops_answering_means_a_retry_not_a_verdict() {
+    crate::needs!(Docker);
     verdict::telemetry::init_tracing();
     let proxy = FreezableProxy::start().await;
     let host = format!("unix://{}", proxy.path.display());
@@ -620,6 +625,7 @@ fn worker_process(database: &TestDatabase) -> std::process::Child {
 /// it at start-up and grades the submission again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_leaves_no_container_after_the_next_start() {
+    crate::needs!(Docker);
     let exercises = tempfile::tempdir().unwrap();
     slow_exercise(exercises.path(), 3);
     let app = TestApp::spawn_with(Backend::Sqlite, |args| {
@@ -680,6 +686,7 @@ async fn a_killed_worker_leaves_no_container_after_the_next_start() {
 /// would pass every test if it worked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn printed_suite_reports_are_not_results() {
+    crate::needs!(Docker);
     let runner = sandboxes(Some(runner(2).await));
     let python_forgery = r#"
 import os, sys
@@ -752,6 +759,7 @@ process.exit(0);
 /// by the hostile corpus).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_container_setting_is_applied() {
+    crate::needs!(Docker);
     let runner = runner(1).await;
     let limits = Limits {
         cpu_ms: 1500,
@@ -771,10 +779,10 @@ async fn every_container_setting_is_applied() {
             private: false,
         }])
         .unwrap();
-    let sandbox =
-        verdict::runner::docker::sandbox::Sandbox::create(&runner, &image, &limits, upload)
-            .await
-            .unwrap();
+    let sandbox = runner
+        .create_sandbox(&image, &limits, upload)
+        .await
+        .unwrap();
     let inspect = engine().inspect_container(&sandbox.id, None).await.unwrap();
     let host = inspect.host_config.clone().unwrap();
     let config = inspect.config.clone().unwrap();
@@ -847,6 +855,7 @@ async fn every_container_setting_is_applied() {
 /// read after every probe has run, so no visible test's message may show it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_servers_output_never_carries_a_hidden_probe_to_a_visible_message() {
+    crate::needs!(Docker);
     let runner = sandboxes(Some(runner(1).await));
     let server = r#"
 import os, signal, sys

@@ -48,6 +48,7 @@ async fn full_catalogue(backend: Backend) -> TestApp {
 }
 
 async fn every_language_example_grades_end_to_end(backend: Backend) {
+    crate::needs!(Docker);
     let app = full_catalogue(backend).await;
     let learner = app.learner("grace").await;
     let packages = language_examples();
@@ -137,6 +138,7 @@ async fn every_language_example_grades_end_to_end(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tracebacks_show_for_visible_tests_only() {
+    crate::needs!(Docker);
     let app = full_catalogue(Backend::Sqlite).await;
     let learner = app.learner("ada").await;
     let package = example("python-leap");
@@ -182,6 +184,7 @@ async fn tracebacks_show_for_visible_tests_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_test_framework_is_never_accepted() {
+    crate::needs!(Docker);
     let app = full_catalogue(Backend::Sqlite).await;
     let learner = app.learner("mallory").await;
     let package = example("python-stack-suite");

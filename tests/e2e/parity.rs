@@ -61,6 +61,7 @@ fn exercise(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_edge_value_gets_the_same_status_on_both_runners() {
+    crate::needs!(Docker);
     let dir = repo().join("tests/fixtures/parity");
     let corpus: Corpus =
         toml::from_str(&std::fs::read_to_string(dir.join("expected.toml")).unwrap()).unwrap();

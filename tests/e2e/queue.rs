@@ -175,6 +175,7 @@ async fn a_job_that_keeps_killing_its_worker_ends_as_internal_error(backend: Bac
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_worker_processes_on_one_postgres_share_the_work() {
+    crate::needs!(Postgres);
     let app = TestApp::spawn_with(Backend::Postgres, |args| args.no_workers = true).await;
     let workers = [
         WorkerProcess::start(&app.database),

@@ -2,8 +2,9 @@
 //! promises is enforced (else it refuses to start), that each image passes a canary run
 //! in the real hardened configuration, and that no container of a dead process is left.
 
-use super::sandbox::{self, Ended, Exec, Sandbox};
-use super::{DockerRunner, LABEL_OWNER, LABEL_SANDBOX, LEARNER_USER, RunnerImage};
+use super::sandbox::{
+    self, Ended, Engine, Exec, LABEL_OWNER, LABEL_SANDBOX, LEARNER_USER, Sandbox,
+};
 use crate::domain::Limits;
 use crate::runner::RunnerError;
 use bollard::Docker;
@@ -168,10 +169,22 @@ pub async fn sweep(docker: &Docker, timeout: Duration) -> anyhow::Result<usize> 
     Ok(removed)
 }
 
+/// A runner image in the engine.
+#[derive(Debug, Clone)]
+pub struct RunnerImage {
+    pub tag: String,
+    /// The image id (`sha256:…`), recorded with every result.
+    pub digest: String,
+}
+
 /// Runs `cat` and `touch` in the real hardened configuration and checks what the kernel
 /// says about the process: the learner's uid, no capabilities, no-new-privileges, a
 /// seccomp filter, only a loopback interface, and a read-only root.
-pub async fn canary(runner: &DockerRunner, image: &RunnerImage) -> Result<(), RunnerError> {
+pub async fn canary(
+    engine: &Engine,
+    slots: &std::sync::Arc<tokio::sync::Semaphore>,
+    image: &RunnerImage,
+) -> Result<(), RunnerError> {
     let empty = BTreeMap::new();
     let upload = sandbox::archive(&[sandbox::Folder {
         name: "app",
@@ -179,7 +192,7 @@ pub async fn canary(runner: &DockerRunner, image: &RunnerImage) -> Result<(), Ru
         group: 0,
         private: false,
     }])?;
-    let sandbox = Sandbox::create(runner, &image.tag, &Limits::DEFAULT, upload).await?;
+    let sandbox = Sandbox::create(engine, slots, &image.tag, &Limits::DEFAULT, upload).await?;
     let result = canary_checks(&sandbox).await;
     sandbox.remove().await?;
     result

@@ -24,22 +24,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-pub use engine::{EngineFinding, check_engine};
+pub use engine::{EngineFinding, RunnerImage, check_engine};
+pub use sandbox::{
+    Engine, KEEPER_USER, LABEL_OWNER, LABEL_SANDBOX, LEARNER_USER, PROBER_USER, TESTER_USER,
+};
 
-/// The container's own processes (init, `sleep infinity`).
-pub const KEEPER_USER: &str = "10000:10000";
-/// Learner programs.
-pub const LEARNER_USER: &str = "10001:10001";
-/// The HTTP prober: out of the learner's reach.
-pub const PROBER_USER: &str = "10002:10002";
-/// A suite's tests, out of the learner's reach (`split`).
-pub const TESTER_USER: &str = "10003:10003";
 const TESTER_GROUP: u64 = 10003;
-/// Every sandbox container and volume carries this label (the sweeper's filter).
-pub const LABEL_SANDBOX: &str = "dev.verdict.sandbox";
-/// Which runner made it: `host:pid:start-time:instance`.
-pub const LABEL_OWNER: &str = "dev.verdict.owner";
-
 /// Harness files, compiled in; uploaded read-only to `/work/harness` of each container.
 const HARNESS: [(&str, &str); 14] = [
     (
@@ -150,26 +140,6 @@ pub struct DockerArgs {
     pub recipes: PathBuf,
 }
 
-/// A runner image in the engine.
-#[derive(Debug, Clone)]
-pub struct RunnerImage {
-    pub tag: String,
-    /// The image id (`sha256:…`), recorded with every result.
-    pub digest: String,
-}
-
-/// What creating a container needs; cloned into the warm pool's refill tasks.
-#[derive(Clone)]
-pub struct Engine {
-    docker: Docker,
-    call_timeout: Duration,
-    nano_cpus: i64,
-    owner: String,
-    /// Containers alive now (pooled ones included), and the most ever at once.
-    live: Arc<AtomicUsize>,
-    peak: Arc<AtomicUsize>,
-}
-
 /// Started, empty containers by image and limits, ready for the next submission.
 type Pool = Arc<std::sync::Mutex<HashMap<(String, Limits), Vec<Sandbox>>>>;
 
@@ -184,6 +154,19 @@ pub struct DockerRunner {
     /// At most `--docker-warm` containers waiting in the pool.
     warm_slots: Arc<tokio::sync::Semaphore>,
     pool: Pool,
+}
+
+impl DockerRunner {
+    /// A fresh container for `image`, with `archive` uploaded to `/work`, holding one of
+    /// the runner's slots.
+    pub async fn create_sandbox(
+        &self,
+        image: &str,
+        limits: &Limits,
+        archive: Vec<u8>,
+    ) -> Result<Sandbox, RunnerError> {
+        Sandbox::create(&self.engine, &self.slots, image, limits, archive).await
+    }
 }
 
 /// The recipe whose image runs `language`.
@@ -306,9 +289,11 @@ impl DockerRunner {
             ));
         }
         for (recipe, image) in &runner.images {
-            engine::canary(&runner, image).await.map_err(|error| {
-                anyhow::anyhow!("the {recipe} image failed its canary: {}", error.0)
-            })?;
+            engine::canary(&runner.engine, &runner.slots, image)
+                .await
+                .map_err(|error| {
+                    anyhow::anyhow!("the {recipe} image failed its canary: {}", error.0)
+                })?;
         }
         progress(
             "docker: canaries passed (user, capabilities, no-new-privileges, seccomp, no network, read-only root)",

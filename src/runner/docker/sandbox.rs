@@ -10,7 +10,6 @@
 //! write into a read-only root or into a plain tmpfs mount; it is filled after start,
 //! root-owned, so learner code can read but not change the files).
 
-use super::{DockerRunner, Engine, KEEPER_USER, LABEL_OWNER, LABEL_SANDBOX};
 use crate::domain::Limits;
 use crate::runner::RunnerError;
 use bollard::Docker;
@@ -25,6 +24,8 @@ use bollard::query_parameters::{
 };
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
@@ -45,6 +46,36 @@ const OWN_PIDS: u64 = 3;
 /// Then it empties the scratch places, so that nothing a case wrote (a hidden test's
 /// input, say) reaches a later case of the submission.
 const CASE_WRAPPER: &str = r#"wipe() { chmod -R u+rwx /tmp /dev/shm 2>/dev/null; rm -rf /tmp/* /tmp/.[!.]* /tmp/..?* /dev/shm/* /dev/shm/.[!.]* 2>/dev/null; }; wipe; "$@"; status=$?; kill -KILL -1 2>/dev/null; wipe; exit $status"#;
+
+/// The container's own processes (init, `sleep infinity`).
+pub const KEEPER_USER: &str = "10000:10000";
+
+/// Learner programs.
+pub const LEARNER_USER: &str = "10001:10001";
+
+/// The HTTP prober: out of the learner's reach.
+pub const PROBER_USER: &str = "10002:10002";
+
+/// A suite's tests, out of the learner's reach (`split`).
+pub const TESTER_USER: &str = "10003:10003";
+
+/// Every sandbox container and volume carries this label (the sweeper's filter).
+pub const LABEL_SANDBOX: &str = "dev.verdict.sandbox";
+
+/// Which runner made it: `host:pid:start-time:instance`.
+pub const LABEL_OWNER: &str = "dev.verdict.owner";
+
+/// What creating a container needs; cloned into the warm pool's refill tasks.
+#[derive(Clone)]
+pub struct Engine {
+    pub(super) docker: Docker,
+    pub(super) call_timeout: Duration,
+    pub(super) nano_cpus: i64,
+    pub(super) owner: String,
+    /// Containers alive now (pooled ones included), and the most ever at once.
+    pub(super) live: Arc<AtomicUsize>,
+    pub(super) peak: Arc<AtomicUsize>,
+}
 
 /// How an exec ended, as the host saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,14 +238,15 @@ impl Cgroup {
     /// Records the container's own processes once both have started (init, then the
     /// `sleep infinity` it runs).
     async fn settle(mut self) -> Cgroup {
-        for _ in 0..200 {
+        for _ in 0..2000 {
             let pids = self.pids();
             if pids.len() >= 2 {
                 self.resident = pids;
-                break;
+                return self;
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+        tracing::warn!("a container's own processes did not start within 2 s: no reaping");
         self
     }
 
@@ -366,18 +398,18 @@ pub fn archive(folders: &[Folder<'_>]) -> Result<Vec<u8>, RunnerError> {
 impl Sandbox {
     /// Creates and starts a fresh container for `image`, and uploads `archive` to /work.
     pub async fn create(
-        runner: &DockerRunner,
+        engine: &Engine,
+        slots: &Arc<tokio::sync::Semaphore>,
         image: &str,
         limits: &Limits,
         archive: Vec<u8>,
     ) -> Result<Sandbox, RunnerError> {
-        let slot = runner
-            .slots
+        let slot = slots
             .clone()
             .acquire_owned()
             .await
             .map_err(|_| RunnerError("the docker runner is closed".to_string()))?;
-        let sandbox = Sandbox::start(&runner.engine, image, limits, slot).await?;
+        let sandbox = Sandbox::start(engine, image, limits, slot).await?;
         sandbox.upload(archive).await?;
         Ok(sandbox)
     }

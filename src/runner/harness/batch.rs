@@ -2,11 +2,12 @@
 //! a pair (the tester, which runs the instructor's tests, and the learner's instance,
 //! which runs the learner's code behind the proxy), and what it observed of each case.
 
-use super::{Prepared, STARTUP_FUEL, STARTUP_SLACK, Workspace, fuel_per_ms, preopen};
+use super::runtimes::{Prepared, Runtimes, STARTUP_FUEL, STARTUP_SLACK, fuel_per_ms};
+use super::workspace::{Workspace, preopen};
 use crate::domain::Kind;
 use crate::runner::channel::input::{self, run_tracker};
 use crate::runner::channel::{Ran, Shared, Side, Stopped, Tracker, observe};
-use crate::runner::wasm::{Execution, Guest, WasmRunner};
+use crate::runner::wasm::engine::{self, Execution, Guest};
 use crate::runner::{CaseOutcome, RunRequest, RunnerError};
 use crate::runtimes::Runtime;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 pub(super) struct Batch<'a> {
-    pub runner: &'a WasmRunner,
+    pub runtimes: &'a Runtimes,
     pub prepared: &'a Prepared,
     pub runtime: Runtime,
     pub workspace: &'a Workspace,
@@ -70,7 +71,7 @@ impl Batch<'_> {
             .args(argv);
         for (folder, guest) in folders {
             let host: PathBuf = match *folder {
-                "harness" => self.runner.runtimes.harness_dir(self.runtime),
+                "harness" => self.runtimes.harness_dir(self.runtime),
                 other => self.workspace.path(other),
             };
             preopen(&mut builder, &host, guest)?;
@@ -99,14 +100,13 @@ impl Batch<'_> {
         };
         let folders = [("harness", "/harness"), ("submission", "/submission")];
         let wasi = self.context(tracker, Side::Harness, argv, &folders)?;
-        let execution = self
-            .runner
-            .execute(
-                self.guest(wasi, Side::Harness),
-                tracker,
-                &self.request.limits,
-            )
-            .await?;
+        let execution = engine::execute(
+            self.runtimes.engine(),
+            self.guest(wasi, Side::Harness),
+            tracker,
+            &self.request.limits,
+        )
+        .await?;
         let outcome = execution.outcome(&tracker.lock())?;
         Ok(stopped(&execution, outcome))
     }
@@ -131,15 +131,14 @@ impl Batch<'_> {
             &["python", "-I", "-S", "-B", "-u", "/harness/serve.py"],
             &[("harness", "/harness"), ("submission", "/submission")],
         )?;
-        let (tester, learner, ended) = self
-            .runner
-            .execute_pair(
-                self.guest(tester, Side::Harness),
-                self.guest(learner, Side::Learner),
-                tracker,
-                &self.request.limits,
-            )
-            .await?;
+        let (tester, learner, ended) = engine::execute_pair(
+            self.runtimes.engine(),
+            self.guest(tester, Side::Harness),
+            self.guest(learner, Side::Learner),
+            tracker,
+            &self.request.limits,
+        )
+        .await?;
         // The phase the pair stopped in ends as the instance that stopped first did.
         let outcome = match ended {
             None => CaseOutcome::TimeLimit,
