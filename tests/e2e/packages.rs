@@ -418,14 +418,8 @@ async fn integers_stay_exact_from_upload_to_storage_to_the_api() {
     ];
     for (body, verdict, score, actual) in answers {
         let code = format!("import math\n\ndef factorial(n):\n    {body}\n");
-        let created = app
-            .submit(
-                &learner,
-                serde_json::json!({"exercise": "python-factorial", "files": {"factorial.py": code}}),
-            )
-            .await;
-        let id = created["id"].as_str().unwrap();
-        let done = app.wait_final(id, &learner).await;
+        let (id, done) = graded_factorial(&app, &learner, &code).await;
+        let id = id.as_str();
         assert_eq!(done["verdict"], verdict, "{body}: {done}");
         let scored = done["score"].as_f64().unwrap();
         assert!((scored - score).abs() < 1e-9, "{body}: {done}");
@@ -443,6 +437,19 @@ async fn integers_stay_exact_from_upload_to_storage_to_the_api() {
     app.stop().await;
 }
 
+/// Submits `code` as `factorial.py` and waits for its verdict: the id and the learner's view.
+async fn graded_factorial(app: &TestApp, learner: &str, code: &str) -> (String, serde_json::Value) {
+    let created = app
+        .submit(
+            learner,
+            serde_json::json!({"exercise": "python-factorial", "files": {"factorial.py": code}}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let done = app.wait_final(&id, learner).await;
+    (id, done)
+}
+
 /// A learner's code can spend time in proportion to a hidden test's input: the learner's
 /// view shows neither that test's duration nor the grading's resources (the reviewer's
 /// attack W1: hidden arguments read back from `duration_ms`).
@@ -454,14 +461,8 @@ async fn a_hidden_tests_time_does_not_reach_the_learner() {
     assert_eq!(status, 201, "{body}");
     let learner = app.learner("eve").await;
     let code = "import math, time\n\ndef factorial(n):\n    time.sleep(n / 100)\n    return math.factorial(n)\n";
-    let created = app
-        .submit(
-            &learner,
-            serde_json::json!({"exercise": "python-factorial", "files": {"factorial.py": code}}),
-        )
-        .await;
-    let id = created["id"].as_str().unwrap();
-    let done = app.wait_final(id, &learner).await;
+    let (id, done) = graded_factorial(&app, &learner, code).await;
+    let id = id.as_str();
     assert_eq!(done["verdict"], "accepted", "{done}");
     for test in done["tests"].as_array().unwrap() {
         let hidden = test["visibility"] == "hidden";

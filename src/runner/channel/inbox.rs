@@ -79,14 +79,10 @@ impl Inbox {
     /// Up to `room` bytes; `Some(empty)` is end-of-file, `None` means wait (`waker` is
     /// woken when more is sent).
     pub fn read(&mut self, room: usize, waker: &Waker) -> Option<Vec<u8>> {
-        if self.ready.is_empty() {
-            if self.closes && self.queued.is_empty() {
-                return Some(Vec::new());
-            }
+        let read = self.try_read(room);
+        if read.is_none() {
             self.reader = Some(waker.clone());
-            return None;
         }
-        let count = room.min(self.ready.len());
-        Some(self.ready.drain(..count).collect())
+        read
     }
 }
