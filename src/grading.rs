@@ -3,7 +3,8 @@
 //! Expected values live only here and in the store; the sandbox never sees them.
 
 use crate::domain::{
-    Compare, Grade, Kind, ResolvedExercise, ResolvedTest, TestResult, TestStatus, Value, Verdict,
+    Compare, Grade, Kind, ResolvedExercise, ResolvedTest, SuiteOutcome, SuiteStatus, TestResult,
+    TestStatus, Value, Verdict,
 };
 use crate::runner::{CaseObservation, CaseOutcome, RunReport};
 
@@ -202,16 +203,21 @@ fn judge(
             preview(actual)
         ))),
         Kind::Sql => compare_rows(expected, actual, test.ordered, test.tolerance).map_err(failed),
-        Kind::Suite => {
-            let status = actual["status"].as_str().unwrap_or("error");
-            let message = actual["message"].as_str().unwrap_or_default().to_string();
-            match status {
-                "passed" => Ok(()),
-                "failed" => Err(failed(message)),
-                "skipped" => Err((TestStatus::Skipped, format!("skipped: {message}"))),
-                _ => Err((TestStatus::Error, message)),
-            }
-        }
+        Kind::Suite => match &observation.suite {
+            Some(SuiteOutcome {
+                status: SuiteStatus::Passed,
+                ..
+            }) => Ok(()),
+            Some(SuiteOutcome { status, message }) => Err(match status {
+                SuiteStatus::Failed => failed(message.clone()),
+                SuiteStatus::Skipped => (TestStatus::Skipped, format!("skipped: {message}")),
+                _ => (TestStatus::Error, message.clone()),
+            }),
+            None => Err((
+                TestStatus::Error,
+                "the tester reported no status".to_string(),
+            )),
+        },
     }
 }
 

@@ -19,4 +19,4 @@ pub use limits::Limits;
 pub use resolved::{ResolvedExercise, ResolvedTest, StoredVersion};
 pub use submission::{Resources, RuntimeInfo, Status, StoredResult, WorkerInfo};
 pub use value::Value;
-pub use verdict::{Grade, TestResult, TestStatus, Verdict};
+pub use verdict::{Grade, SuiteOutcome, SuiteStatus, TestResult, TestStatus, Verdict};

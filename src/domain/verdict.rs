@@ -47,6 +47,24 @@ pub enum TestStatus {
     Skipped,
 }
 
+/// A suite test's status, as the tester reports it (pytest, unittest, `node:test`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuiteStatus {
+    Passed,
+    Failed,
+    Skipped,
+    /// The test could not run (its setup or teardown failed, or it ran twice).
+    Error,
+}
+
+/// What the tester reported for one suite test: an observation, graded on the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuiteOutcome {
+    pub status: SuiteStatus,
+    pub message: String,
+}
+
 /// One test's result, as stored. `learner_view` removes hidden data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TestResult {

@@ -10,13 +10,16 @@ pub mod budget;
 mod channel;
 pub mod compiled;
 pub mod docker;
+pub mod frame;
 pub mod harness;
 pub mod sandboxes;
 pub mod wasm;
 
 pub use sandboxes::Sandboxes;
 
-use crate::domain::{HttpSpec, Kind, Language, Limits, RunnerKind, RuntimeInfo, Value};
+use crate::domain::{
+    HttpSpec, Kind, Language, Limits, RunnerKind, RuntimeInfo, SuiteOutcome, Value,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -85,9 +88,12 @@ pub enum CaseOutcome {
 pub struct CaseObservation {
     pub outcome: CaseOutcome,
     /// What a harness observed beyond stdout: the returned value (function), the rows
-    /// (sql), or `{status, message}` (suite). Never a verdict.
+    /// (sql), the answer (http). Never a verdict.
     #[serde(default)]
     pub value: Option<Value>,
+    /// A suite test's status and message, as the tester reported them.
+    #[serde(default)]
+    pub suite: Option<SuiteOutcome>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub duration: Duration,
@@ -96,6 +102,22 @@ pub struct CaseObservation {
     /// first case that instance ran.
     pub cpu_used: u64,
     pub peak_memory_bytes: u64,
+}
+
+impl CaseObservation {
+    /// An observation of `outcome` with nothing else seen (no output, no time).
+    pub fn new(outcome: CaseOutcome) -> CaseObservation {
+        CaseObservation {
+            outcome,
+            value: None,
+            suite: None,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            duration: Duration::ZERO,
+            cpu_used: 0,
+            peak_memory_bytes: 0,
+        }
+    }
 }
 
 /// The result of a run that reached the sandbox.

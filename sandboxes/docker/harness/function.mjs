@@ -2,8 +2,8 @@
 //
 // Reads one JSON request from stdin -- {nonce, entrypoint, function, args} -- imports the
 // learner's module from /work/app, calls the named export once (awaiting a promise), and
-// writes the returned value as the last line of stdout:
-// "\n" "\x1e" <nonce> " " <json> "\n". The host compares it with the expected value,
+// writes the returned value as the last line of stdout, in an `end` frame
+// (src/runner/frame.rs): "\n" "\x1e" <nonce> ' {"event":"end","case":0,"ok":true,"value":' <json> "}\n". The host compares it with the expected value,
 // which never enters the container; it accepts exactly one frame, at the very end.
 import { readFileSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -93,6 +93,6 @@ try {
   process.stderr.write(describe(error) + '\n');
   exit(1);
 }
-let frame = Buffer.from(`\n\x1e${request.nonce} ${text}\n`);
+let frame = Buffer.from(`\n\x1e${request.nonce} {"event":"end","case":0,"ok":true,"value":${text}}\n`);
 while (frame.length) frame = frame.subarray(write(1, frame));
 exit(0);

@@ -2,7 +2,8 @@
 
 Reads one JSON request from stdin -- {"nonce", "entrypoint", "function", "args"} --
 imports the learner's module from /work/app, calls the function once, and writes the
-returned value as the last line of stdout: "\n" "\x1e" <nonce> " " <json> "\n".
+returned value as the last line of stdout, in an `end` frame (src/runner/frame.rs):
+"\n" "\x1e" <nonce> ' {"event":"end","case":0,"ok":true,"value":' <json> "}\n".
 
 The host decides the verdict by comparing that value with the expected one, which never
 enters the container. Learner code runs in this process, so it could print a frame of
@@ -94,7 +95,8 @@ def main():
         flush()
     except BaseException:
         pass
-    frame = ("\n\x1e" + nonce + " " + value + "\n").encode()
+    body = '{"event":"end","case":0,"ok":true,"value":' + value + "}"
+    frame = ("\n\x1e" + nonce + " " + body + "\n").encode()
     while frame:
         frame = frame[write(1, frame):]
     return 0

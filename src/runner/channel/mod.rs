@@ -22,7 +22,7 @@ pub use inbox::Inbox;
 pub use observed::{Collected, Ran, Stopped, observe};
 pub use streams::Shared;
 
-use crate::domain::Value;
+use crate::runner::frame::{CaseEnd, Frame, FrameError, HarnessError};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -47,7 +47,7 @@ pub struct CaseRecord {
     pub started: Option<Instant>,
     pub finished: Option<Instant>,
     /// The harness's `end` frame.
-    pub end: Option<Value>,
+    pub end: Option<CaseEnd>,
     pub memory_denied: bool,
 }
 
@@ -163,8 +163,8 @@ pub struct Tracker {
     /// Set when the memory limiter refused growth in the current phase.
     pub memory_denied: bool,
     pub cases: BTreeMap<usize, CaseRecord>,
-    /// Frames that are not `begin`/`end`: ready, load, compile_error, load_error, …
-    pub events: Vec<Value>,
+    /// Frames that are not `begin`/`end`/`call`: ready, load, compile_error, load_error, …
+    pub events: Vec<Frame>,
     /// Learner output outside any case (while loading).
     pub loading_output: Vec<u8>,
 }
@@ -320,9 +320,10 @@ impl Tracker {
             match self.framing(side).next() {
                 Piece::Output(bytes) => self.learner_output(false, &bytes)?,
                 Piece::Frame(body) if side == Side::Learner => self.learner_frame(body),
-                Piece::Frame(body) => match Value::parse(&body) {
+                Piece::Frame(body) => match Frame::parse(&body) {
                     Ok(frame) => self.frame(frame),
-                    Err(problem) => self.unreadable_frame(&problem),
+                    Err(FrameError::NotJson(problem)) => self.unreadable_frame(&problem),
+                    Err(FrameError::Malformed(problem)) => self.break_protocol(problem),
                 },
                 Piece::Wait => return Ok(()),
                 Piece::TooLong => {
@@ -369,9 +370,9 @@ impl Tracker {
 
     /// The tester's request for the learner (`call`): relayed to the learner's stdin
     /// when it is the tester's turn and learner code may run.
-    fn relay_to_learner(&mut self, frame: &Value) -> bool {
+    fn relay_to_learner(&mut self, data: &str) -> bool {
         let may_run = self.learner_started;
-        let (Some(learner), Some(data)) = (&mut self.learner, frame["data"].as_str()) else {
+        let Some(learner) = &mut self.learner else {
             return false;
         };
         if !may_run || learner.turn != Side::Harness {
@@ -398,15 +399,27 @@ impl Tracker {
             "the test's result could not be read ({problem}): the value or message \
              is not valid JSON text"
         );
-        let mut error = std::collections::BTreeMap::new();
-        error.insert("message".to_string(), Value::str(message));
-        let mut end = std::collections::BTreeMap::new();
-        end.insert("event".to_string(), Value::str("end"));
-        end.insert("ok".to_string(), Value::Bool(false));
-        end.insert("error".to_string(), Value::Map(error));
-        let case = self.cases.entry(index).or_default();
+        let error = HarnessError {
+            message: Some(message),
+            traceback: None,
+        };
+        self.end_case(CaseEnd {
+            case: index,
+            error: Some(error),
+            ..CaseEnd::default()
+        });
+    }
+
+    /// Marks the run: frames that break the protocol can only come from learner code
+    /// that reached the nonce. The first reason is kept.
+    fn break_protocol(&mut self, why: String) {
+        self.violation.get_or_insert(why);
+    }
+
+    fn end_case(&mut self, end: CaseEnd) {
+        let case = self.cases.entry(end.case).or_default();
         case.finished = Some(Instant::now());
-        case.end = Some(Value::Map(end));
+        case.end = Some(end);
         self.enter(Phase::Loading);
         self.inbox.release_next();
     }
@@ -419,45 +432,23 @@ impl Tracker {
     /// and the first case (its message is shown on every test). A frame out of order can
     /// only come from learner code that reached the nonce; it moves nothing (no new
     /// deadline, no fresh fuel) and marks the run.
-    fn frame(&mut self, frame: Value) {
+    fn frame(&mut self, frame: Frame) {
         if self.violation.is_some() {
             return;
         }
-        let index = frame["case"].as_u64().map(|i| i as usize);
-        let done = self.event("done").is_some();
-        let event = frame["event"].as_str().unwrap_or_default().to_string();
-        let in_order = !done
-            && match (event.as_str(), index) {
-                ("ready", _) => self.phase == Phase::Start,
-                ("load", _) => self.phase == Phase::Loading && self.cases.is_empty(),
-                ("begin", Some(index)) => {
-                    self.phase == Phase::Loading && self.next_case.is_none_or(|next| next == index)
-                }
-                ("end", Some(index)) => self.phase == Phase::Case(index),
-                ("begin" | "end", None) => false,
-                ("compile_error" | "fault", _) => {
-                    self.phase != Phase::Start && !self.learner_started
-                }
-                ("load_error", _) => {
-                    self.phase == Phase::Loading && self.learner_started && self.cases.is_empty()
-                }
-                _ => self.phase != Phase::Start,
-            };
-        if !in_order {
-            self.violation = Some(format!("a {event:?} frame out of order"));
-            return;
+        if !self.in_order(&frame) {
+            return self.break_protocol(format!("a {:?} frame out of order", frame.event()));
         }
-        if matches!(event.as_str(), "load" | "begin") {
+        if matches!(frame, Frame::Load | Frame::Begin { .. }) {
             self.learner_started = true;
         }
-        if event == "call" {
-            if !self.relay_to_learner(&frame) {
-                self.violation = Some("a call out of turn".to_string());
+        match frame {
+            Frame::Call { data } => {
+                if !self.relay_to_learner(&data) {
+                    self.break_protocol("a call out of turn".to_string());
+                }
             }
-            return;
-        }
-        match (event.as_str(), index) {
-            ("begin", Some(index)) => {
+            Frame::Begin { case: index } => {
                 let loading_deadline = self.deadline;
                 self.enter(Phase::Case(index));
                 if self.load_shares_wall && self.cases.is_empty() {
@@ -466,25 +457,40 @@ impl Tracker {
                 self.next_case = Some(index + 1);
                 self.cases.entry(index).or_default().started = Some(Instant::now());
             }
-            ("end", Some(index)) => {
-                let case = self.cases.entry(index).or_default();
-                case.finished = Some(Instant::now());
-                case.end = Some(frame);
-                self.enter(Phase::Loading);
-                self.inbox.release_next();
-            }
-            ("ready" | "load", _) => {
+            Frame::End(end) => self.end_case(end),
+            Frame::Ready | Frame::Load => {
                 self.enter(Phase::Loading);
                 self.events.push(frame);
             }
             // A suite's tester has imported the test files (and so the learner's modules
             // through the proxy): from now on it reads cases, not answers.
-            ("loaded", _) => {
+            Frame::Loaded => {
                 self.inbox.release_next();
                 self.events.push(frame);
             }
             _ => self.events.push(frame),
         }
+    }
+
+    /// Whether `frame` may come now (the order is in `frame`'s doc).
+    fn in_order(&self, frame: &Frame) -> bool {
+        let done = self.events.iter().any(|event| *event == Frame::Done);
+        !done
+            && match frame {
+                Frame::Ready => self.phase == Phase::Start,
+                Frame::Load => self.phase == Phase::Loading && self.cases.is_empty(),
+                Frame::Begin { case } => {
+                    self.phase == Phase::Loading && self.next_case.is_none_or(|next| next == *case)
+                }
+                Frame::End(end) => self.phase == Phase::Case(end.case),
+                Frame::CompileError { .. } | Frame::Fault { .. } => {
+                    self.phase != Phase::Start && !self.learner_started
+                }
+                Frame::LoadError { .. } => {
+                    self.phase == Phase::Loading && self.learner_started && self.cases.is_empty()
+                }
+                _ => self.phase != Phase::Start,
+            }
     }
 
     /// Attributes what is still pending once the guests have stopped.
@@ -496,11 +502,28 @@ impl Tracker {
         let _ = self.learner_output(false, &rest);
     }
 
-    /// The first event named `name`.
-    pub fn event(&self, name: &str) -> Option<&Value> {
-        self.events
-            .iter()
-            .find(|event| event["event"].as_str() == Some(name))
+    /// The message of a `compile_error` frame, if one came.
+    pub fn compile_error(&self) -> Option<&str> {
+        self.events.iter().find_map(|event| match event {
+            Frame::CompileError { message } => Some(message.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The message of a `fault` frame, if one came.
+    pub fn fault(&self) -> Option<&str> {
+        self.events.iter().find_map(|event| match event {
+            Frame::Fault { message } => Some(message.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The error of a `load_error` frame, if one came.
+    pub fn load_error(&self) -> Option<&HarnessError> {
+        self.events.iter().find_map(|event| match event {
+            Frame::LoadError { error } => Some(error),
+            _ => None,
+        })
     }
 }
 
@@ -550,7 +573,7 @@ mod tests {
         let case = &t.cases[&0];
         assert_eq!(case.stdout, b"hello");
         assert_eq!(case.stderr, b"oops");
-        assert_eq!(case.end.as_ref().unwrap()["ok"], Value::Bool(true));
+        assert!(case.end.as_ref().unwrap().ok);
         assert_eq!(t.phase, Phase::Loading);
     }
 

@@ -3,7 +3,8 @@
 //! the frame protocol (the wasm runner's harnesses, the Docker runner's suites).
 
 use super::{CaseRecord, Phase, Tracker};
-use crate::domain::{Kind, Value};
+use crate::domain::{Kind, SuiteOutcome, SuiteStatus};
+use crate::runner::frame::CaseEnd;
 use crate::runner::{CaseObservation, CaseOutcome, RunnerError};
 use std::time::Duration;
 
@@ -91,16 +92,12 @@ pub fn observe(
     runtime: &str,
     stopped: Stopped,
 ) -> Result<Ran, RunnerError> {
-    if let Some(event) = tracker.event("compile_error") {
-        let message = event["message"]
-            .as_str()
-            .unwrap_or("the code does not compile");
+    if let Some(message) = tracker.compile_error() {
         return Ok(Ran::CompileError(message.to_string()));
     }
-    if let Some(event) = tracker.event("fault") {
+    if let Some(message) = tracker.fault() {
         return Err(RunnerError(format!(
-            "the harness reported a fault: {}",
-            event["message"].as_str().unwrap_or("?")
+            "the harness reported a fault: {message}"
         )));
     }
     if let Some(violation) = tracker.violation.clone() {
@@ -115,14 +112,14 @@ pub fn observe(
     }
     let started_any = !tracker.cases.is_empty();
     let in_start_phase = tracker.phase == Phase::Start;
-    let load_error = tracker.event("load_error").cloned();
+    let load_error = tracker.load_error().cloned();
     // A MemoryError while loading, after a refused growth, is the memory limit.
     let load_memory_denied = tracker.memory_denied;
     let loading_output = std::mem::take(&mut tracker.loading_output);
     let mut observed = Vec::new();
-    for (index, record) in std::mem::take(&mut tracker.cases) {
-        let observation = match record.end.clone() {
-            Some(end) => finished_case(kind, &end, record),
+    for (index, mut record) in std::mem::take(&mut tracker.cases) {
+        let observation = match record.end.take() {
+            Some(end) => finished_case(kind, end, record),
             // The case ran out of fuel before the epoch callback had granted it its
             // own (it began less than a tick after the previous phase): not its fault.
             // A fresh instance starts at it (not for the batch's first case, so each
@@ -134,11 +131,11 @@ pub fn observe(
     }
     let reached = observed.last().map_or(start, |(index, _)| index + 1);
     let rest = reached..total;
-    let rest_outcome = if let Some(event) = load_error {
+    let rest_outcome = if let Some(error) = load_error {
         Some(match load_memory_denied {
             true => CaseOutcome::MemoryLimit,
             false => CaseOutcome::RuntimeError {
-                message: error_text(&event["error"]),
+                message: error.text(),
             },
         })
     } else if !started_any {
@@ -187,13 +184,10 @@ fn observation(outcome: CaseOutcome, record: CaseRecord) -> CaseObservation {
         _ => Duration::ZERO,
     };
     CaseObservation {
-        outcome,
-        value: None,
         stdout: record.stdout,
         stderr: record.stderr,
         duration,
-        cpu_used: 0,
-        peak_memory_bytes: 0,
+        ..CaseObservation::new(outcome)
     }
 }
 
@@ -201,46 +195,44 @@ fn fixed(outcome: CaseOutcome) -> CaseObservation {
     observation(outcome, CaseRecord::default())
 }
 
-/// The traceback (or message) of a harness error object.
-fn error_text(error: &Value) -> String {
-    error["traceback"]
-        .as_str()
-        .filter(|text| !text.is_empty())
-        .or_else(|| error["message"].as_str())
-        .unwrap_or("the program raised an error")
-        .to_string()
-}
-
 /// The observation of a case the harness finished (`end` frame). A refused memory
 /// growth during a case that did not pass is the memory limit (a `MemoryError` the
 /// program or, in a suite, the proxy turned into an error).
-fn finished_case(kind: Kind, end: &Value, record: CaseRecord) -> CaseObservation {
-    let ok = end["ok"].as_bool() == Some(true);
-    let passed = ok && (kind != Kind::Suite || end["status"].as_str() == Some("passed"));
-    let value = match (ok, kind) {
-        (false, _) | (true, Kind::Io) => None,
-        (true, Kind::Suite) => Some(Value::object([
-            ("status", end["status"].clone()),
-            ("message", end["message"].clone()),
-        ])),
-        (true, _) => Some(end["value"].clone()),
+fn finished_case(kind: Kind, end: CaseEnd, record: CaseRecord) -> CaseObservation {
+    let suite = match (end.ok, kind) {
+        (true, Kind::Suite) => Some(SuiteOutcome {
+            // A tester that reported no status reported nothing that passes.
+            status: end.status.unwrap_or(SuiteStatus::Error),
+            message: end.message.unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    let passed = end.ok
+        && suite
+            .as_ref()
+            .is_none_or(|s| s.status == SuiteStatus::Passed);
+    let value = match (end.ok, kind) {
+        (false, _) | (true, Kind::Io | Kind::Suite) => None,
+        (true, _) => Some(end.value),
     };
     let outcome = if record.memory_denied && !passed {
         CaseOutcome::MemoryLimit
-    } else if !ok {
+    } else if !end.ok {
         CaseOutcome::RuntimeError {
-            message: error_text(&end["error"]),
+            message: end.error.unwrap_or_default().text(),
         }
     } else if kind == Kind::Io {
         CaseOutcome::Exited {
-            code: end["exit"].as_i64().unwrap_or(0) as i32,
+            code: end.exit.unwrap_or(0),
         }
     } else {
         CaseOutcome::Exited { code: 0 }
     };
-    let mut observation = observation(outcome, record);
-    observation.value = value;
-    observation
+    CaseObservation {
+        value,
+        suite,
+        ..observation(outcome, record)
+    }
 }
 
 /// The outcome of a case the instance stopped in. An exit is the program's answer for

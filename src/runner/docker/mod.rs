@@ -8,11 +8,11 @@
 //! Results come back as observations; `grading` decides on the host.
 
 mod engine;
-pub mod report;
 pub mod sandbox;
 mod split;
 
 use crate::domain::{Kind, Language, Limits, RuntimeInfo, Value};
+use crate::runner::frame;
 use crate::runner::{
     CaseInput, CaseObservation, CaseOutcome, RunReport, RunRequest, Runner, RunnerError,
 };
@@ -501,13 +501,8 @@ impl DockerRunner {
         for case in &request.cases {
             if std::time::Instant::now() >= deadline {
                 observations.push(CaseObservation {
-                    outcome: CaseOutcome::TimeLimit,
-                    value: None,
-                    stdout: Vec::new(),
                     stderr: b"not run: the submission used up its time".to_vec(),
-                    duration: Duration::ZERO,
-                    cpu_used: 0,
-                    peak_memory_bytes: 0,
+                    ..CaseObservation::new(CaseOutcome::TimeLimit)
                 });
                 continue;
             }
@@ -533,22 +528,26 @@ impl DockerRunner {
             sandbox.reap();
             let (mut stdout, mut value) = (out.stdout, None);
             if request.kind == Kind::Function && outcome == (CaseOutcome::Exited { code: 0 }) {
-                match report::split_frame(&stdout, &nonce) {
-                    Ok((learner, result)) => {
+                match frame::split_last(&stdout, &nonce) {
+                    Ok((learner, end)) if end.ok => {
                         stdout = learner;
-                        value = Some(result);
+                        value = Some(end.value);
+                    }
+                    Ok((_, end)) => {
+                        let error = end.error.unwrap_or_default();
+                        outcome = CaseOutcome::RuntimeError {
+                            message: error.text(),
+                        }
                     }
                     Err(problem) => outcome = CaseOutcome::RuntimeError { message: problem },
                 }
             }
             observations.push(CaseObservation {
-                outcome,
                 value,
                 stdout,
                 stderr: learner_trace(&out.stderr).into_bytes(),
                 duration: out.duration,
-                cpu_used: 0,
-                peak_memory_bytes: 0,
+                ..CaseObservation::new(outcome)
             });
             if spent {
                 let sandbox = current.take().expect("present");
@@ -826,13 +825,9 @@ pub fn image_tag(args: &DockerArgs, language: Language) -> anyhow::Result<String
 /// An observation of a case that left no output of its own.
 fn observation(outcome: CaseOutcome, value: Option<Value>, duration: Duration) -> CaseObservation {
     CaseObservation {
-        outcome,
         value,
-        stdout: Vec::new(),
-        stderr: Vec::new(),
         duration,
-        cpu_used: 0,
-        peak_memory_bytes: 0,
+        ..CaseObservation::new(outcome)
     }
 }
 

@@ -28,7 +28,7 @@ use engine::{Guest, RunState};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use wasmtime::{Engine, InstancePre, Linker, Module};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1;
@@ -200,13 +200,12 @@ impl WasmRunner {
         let outcome = execution.outcome(&tracker)?;
         let case = tracker.cases.remove(&0).unwrap_or_default();
         Ok(CaseObservation {
-            outcome,
-            value: None,
             stdout: case.stdout,
             stderr: case.stderr,
             duration,
             cpu_used: execution.fuel_spent,
             peak_memory_bytes: execution.peak_memory_bytes,
+            ..CaseObservation::new(outcome)
         })
     }
 }
@@ -235,15 +234,7 @@ impl Runner for WasmRunner {
             // The pooling allocator refuses a module whose initial memory is over the cap
             // before it runs: that is the memory limit, not a broken program.
             Err(Ok(message)) if initial_memory_over_the_cap(&message) => {
-                let over = CaseObservation {
-                    outcome: CaseOutcome::MemoryLimit,
-                    value: None,
-                    stdout: Vec::new(),
-                    stderr: Vec::new(),
-                    duration: Duration::ZERO,
-                    cpu_used: 0,
-                    peak_memory_bytes: 0,
-                };
+                let over = CaseObservation::new(CaseOutcome::MemoryLimit);
                 return Ok((RunReport::Cases(vec![over; request.cases.len()]), info));
             }
             Err(Ok(message)) => return Ok((RunReport::CompileError { message }, info)),
