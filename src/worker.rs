@@ -4,15 +4,14 @@
 //! its worker) as `failed` / `internal_error`.
 
 use crate::certification::keys::IssuerKey;
-use crate::certification::{Snapshot, Snapshots, issue_due};
+use crate::certification::{Snapshots, issue_due};
 use crate::domain::{Limits, Resources, RunnerKind, Status, StoredResult, Verdict, WorkerInfo};
 use crate::exercise::grade_files;
 use crate::queue::{self, GradingJob, Queue};
 use crate::runner::{RunReport, Runner};
 use crate::store::Store;
-use crate::store::submissions::Claim;
+use crate::store::leases::{Claim, Completed, Completion};
 use apalis::prelude::*;
-use sqlx::Acquire;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -173,9 +172,9 @@ impl Grader {
     }
 
     async fn run(&self, submission_id: &str, lease: &str, attempt: i64) -> anyhow::Result<()> {
-        let submission = self
+        let (submission, files) = self
             .store
-            .submission(submission_id)
+            .submission_with_files(submission_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("submission vanished"))?;
         let version = self
@@ -189,7 +188,6 @@ impl Grader {
                 )
             })?;
         let exercise = version.exercise;
-        let files = self.store.submission_files(submission_id).await?;
         let limits = Limits::resolve(&exercise.limits, &self.maxima);
         // Above the sandbox's own wall limits: every case at its limit, plus compile time,
         // plus a fresh container per case (the Docker runner's worst case).
@@ -242,27 +240,29 @@ impl Grader {
                 None
             }
         };
-        let written = match self
-            .store
-            .complete(
-                submission_id,
-                lease,
-                Status::Completed,
-                grade.verdict,
-                Some(grade.score),
-                &result,
-            )
-            .await?
-        {
-            Some(mut transaction) => {
-                if let Some(snapshot) = &snapshot {
-                    self.certify(&mut transaction, snapshot, &submission.learner)
-                        .await;
+        let completion = Completion {
+            id: submission_id,
+            lease,
+            status: Status::Completed,
+            verdict: grade.verdict,
+            score: Some(grade.score),
+            result: &result,
+        };
+        let learner = submission.learner.as_str();
+        let certify = async |connection: &mut sqlx::AnyConnection| match &snapshot {
+            Some(snapshot) => issue_due(connection, snapshot, &self.signer, learner)
+                .await
+                .map(|_| ()),
+            None => Ok(()),
+        };
+        let written = match self.store.complete(&completion, certify).await? {
+            Completed::Written { also } => {
+                if let Err(error) = also {
+                    certification_failed(&error, learner);
                 }
-                transaction.commit().await?;
                 true
             }
-            None => false,
+            Completed::Fenced => false,
         };
         if written {
             record_metrics(grade.verdict, exercise.runner.as_str(), elapsed);
@@ -275,36 +275,6 @@ impl Grader {
             tracing::info!("a newer attempt owns this submission; result discarded");
         }
         Ok(())
-    }
-}
-
-impl Grader {
-    /// Issues the certificates this completion makes due, inside its transaction. A
-    /// failure here rolls back to a savepoint and is logged: the grading result still
-    /// lands, and the next completion for the learner evaluates again.
-    async fn certify(
-        &self,
-        transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
-        snapshot: &Snapshot,
-        learner: &str,
-    ) {
-        let outcome = async {
-            let mut savepoint = transaction.begin().await?;
-            match issue_due(&mut savepoint, snapshot, &self.signer, learner).await {
-                Ok(_) => savepoint.commit().await?,
-                // Explicitly, before anything else runs: on Postgres a failed statement
-                // leaves the transaction unusable until the savepoint is rolled back.
-                Err(error) => {
-                    savepoint.rollback().await?;
-                    return Err(error);
-                }
-            }
-            anyhow::Ok(())
-        }
-        .await;
-        if let Err(error) = outcome {
-            certification_failed(&error, learner);
-        }
     }
 }
 

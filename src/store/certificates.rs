@@ -3,7 +3,7 @@
 //! any executor.
 
 use super::{Store, now_ms, rfc3339};
-use crate::domain::{CertificateStatus, Evidence, IssuerProfile, Policy, Tier};
+use crate::domain::{CertificateStatus, Evidence, IssuerProfile, Policy, Status, Tier};
 use serde::Serialize;
 use sqlx::{Any, Executor, Row};
 use std::collections::BTreeMap;
@@ -91,9 +91,10 @@ pub async fn graded_results<'c, E: Executor<'c, Database = Any>>(
 ) -> Result<Vec<Evidence>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, exercise_slug, exercise_version, score, max_score, completed_at FROM submissions \
-         WHERE learner = $1 AND status = 'completed' AND score IS NOT NULL ORDER BY completed_at, id",
+         WHERE learner = $1 AND status = $2 AND score IS NOT NULL ORDER BY completed_at, id",
     )
     .bind(learner)
+    .bind(Status::Completed.as_str())
     .fetch_all(executor)
     .await?;
     Ok(rows
@@ -319,8 +320,9 @@ impl Store {
     /// Learners with at least one completed grading.
     pub async fn learners_with_results(&self) -> Result<Vec<String>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT DISTINCT learner FROM submissions WHERE status = 'completed' ORDER BY learner",
+            "SELECT DISTINCT learner FROM submissions WHERE status = $1 ORDER BY learner",
         )
+        .bind(Status::Completed.as_str())
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(|row| row.get("learner")).collect())

@@ -6,6 +6,8 @@
 
 pub mod certificates;
 pub mod exercises;
+pub mod idempotency;
+pub mod leases;
 pub mod submissions;
 pub mod tokens;
 
@@ -211,14 +213,4 @@ pub fn rfc3339(ms: i64) -> String {
                 .ok()
         })
         .unwrap_or_default()
-}
-
-/// Whether an error is a unique-constraint violation (both backends).
-pub fn is_unique_violation(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Database(db) => {
-            db.is_unique_violation() || db.message().contains("UNIQUE constraint failed")
-        }
-        _ => false,
-    }
 }

@@ -220,7 +220,7 @@ async fn a_submission_committed_but_never_pushed_is_swept_from_the_outbox(backen
         files: &files,
     };
     // What a crash between the commit and the push leaves behind.
-    let verdict::store::submissions::Created::New(record) =
+    let verdict::store::idempotency::Created::New(record) =
         app.store().create_submission(&new, None).await.unwrap()
     else {
         panic!("created")
