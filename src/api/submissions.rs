@@ -8,9 +8,9 @@ use crate::domain::{
     Limits, Resources, Role, RuntimeInfo, Status, TestResult, Verdict, Visibility,
 };
 use crate::exercise::manifest::check_learner_file_name;
-use crate::store::idempotency::{Created, IdempotencyKey};
+use crate::store::idempotency::Created;
 use crate::store::submissions::{
-    ListFilter, NewSubmission, SubmissionRecord, decode_cursor, decode_feed_cursor,
+    IdempotencyKey, ListFilter, NewSubmission, SubmissionRecord, decode_cursor, decode_feed_cursor,
     encode_feed_cursor,
 };
 use crate::store::tokens::check_learner_id;

@@ -3,7 +3,7 @@
 //! by a row before the submission exists, so two concurrent first requests cannot both
 //! insert; a key whose first request died is forgotten after a minute.
 
-use super::submissions::{NewSubmission, SubmissionRecord};
+use super::submissions::{IdempotencyKey, NewSubmission, SubmissionRecord};
 use super::{Store, now_ms};
 use sqlx::Row;
 
@@ -22,13 +22,6 @@ pub enum Created {
     KeyReused,
     /// The first request with this key has not finished yet.
     KeyInFlight,
-}
-
-/// Scope of an idempotency key: the token, the key and a hash of the request.
-pub struct IdempotencyKey<'a> {
-    pub token_id: &'a str,
-    pub key: &'a str,
-    pub request_hash: &'a str,
 }
 
 impl Store {

@@ -2,7 +2,6 @@
 //! lists with cursors, and in the results feed. (Idempotency keys are in
 //! `idempotency.rs`; claims, leases and the completing transaction in `leases.rs`.)
 
-use super::idempotency::IdempotencyKey;
 use super::{Store, now_ms, rfc3339};
 use crate::domain::{Status, StoredResult, Verdict};
 use base64::Engine as _;
@@ -64,6 +63,13 @@ pub struct NewSubmission<'a> {
     pub exercise_version: &'a str,
     pub max_score: f64,
     pub files: &'a BTreeMap<String, Vec<u8>>,
+}
+
+/// Scope of an idempotency key: the token, the key and a hash of the request.
+pub struct IdempotencyKey<'a> {
+    pub token_id: &'a str,
+    pub key: &'a str,
+    pub request_hash: &'a str,
 }
 
 /// Filters for listing submissions.
