@@ -8,6 +8,7 @@ use super::{DockerRunner, Pool};
 use crate::domain::Language;
 use crate::runner::RunnerError;
 use bollard::Docker;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -68,6 +69,14 @@ fn recipe(language: Language) -> Option<&'static str> {
     }
 }
 
+/// A client for the engine at `--docker-host`, else `DOCKER_HOST` or the local socket.
+fn client(args: &DockerArgs) -> Result<Docker, bollard::errors::Error> {
+    match &args.docker_host {
+        Some(host) => Docker::connect_with_host(host),
+        None => Docker::connect_with_defaults(),
+    }
+}
+
 impl DockerRunner {
     /// Connects to the engine (`DOCKER_HOST`, else the local socket), refuses an engine
     /// that does not enforce every limit, builds missing images, removes containers a
@@ -100,63 +109,8 @@ impl DockerRunner {
         progress: &(dyn Fn(&str) + Send + Sync),
     ) -> anyhow::Result<DockerRunner> {
         let call_timeout = Duration::from_secs(args.docker_call_timeout.max(1));
-        let docker = match &args.docker_host {
-            Some(host) => Docker::connect_with_host(host)?,
-            None => Docker::connect_with_defaults()?,
-        };
-        let docker = sandbox::call(
-            Duration::from_secs(10),
-            "version",
-            docker.negotiate_version(),
-        )
-        .await
-        .map_err(|error| anyhow::anyhow!("{}", error.0))?;
-        let info = sandbox::call(call_timeout, "info", docker.info())
-            .await
-            .map_err(|error| anyhow::anyhow!("{}", error.0))?;
-        let missing = check_engine(&info);
-        anyhow::ensure!(
-            missing.is_empty(),
-            "the Docker engine does not enforce {}; the Docker runner refuses to run without them",
-            missing
-                .iter()
-                .map(|finding| finding.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let engine = format!(
-            "docker {}",
-            info.server_version.as_deref().unwrap_or("unknown")
-        );
-        progress(&format!("docker: {engine}; every limit is enforced"));
-        let image_args = crate::images::ImageArgs {
-            recipes: args.recipes.clone(),
-            only: None,
-        };
-        let built = {
-            let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
-            let task = tokio::task::spawn_blocking(move || {
-                crate::images::build(&image_args, &|line| {
-                    let _ = sender.send(line.to_string());
-                })
-            });
-            while let Some(line) = receiver.recv().await {
-                progress(&format!("docker images: {line}"));
-            }
-            task.await??
-        };
-        let images = built
-            .into_iter()
-            .map(|image| {
-                (
-                    image.language,
-                    RunnerImage {
-                        tag: image.tag,
-                        digest: image.digest,
-                    },
-                )
-            })
-            .collect();
+        let (docker, version) = checked_engine(args, call_timeout, progress).await?;
+        let images = build_images(args, progress).await?;
         let runner = DockerRunner {
             engine: Engine {
                 docker,
@@ -166,7 +120,7 @@ impl DockerRunner {
                 live: Arc::new(AtomicUsize::new(0)),
                 peak: Arc::new(AtomicUsize::new(0)),
             },
-            version: engine,
+            version,
             images,
             slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
             warm_slots: Arc::new(tokio::sync::Semaphore::new(args.docker_warm)),
@@ -199,15 +153,78 @@ impl DockerRunner {
     }
 }
 
+/// The engine, once it answers and enforces every limit, and its `docker <version>`.
+async fn checked_engine(
+    args: &DockerArgs,
+    call_timeout: Duration,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> anyhow::Result<(Docker, String)> {
+    let docker = sandbox::call(
+        Duration::from_secs(10),
+        "version",
+        client(args)?.negotiate_version(),
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("{}", error.0))?;
+    let info = sandbox::call(call_timeout, "info", docker.info())
+        .await
+        .map_err(|error| anyhow::anyhow!("{}", error.0))?;
+    let missing = check_engine(&info);
+    anyhow::ensure!(
+        missing.is_empty(),
+        "the Docker engine does not enforce {}; the Docker runner refuses to run without them",
+        missing
+            .iter()
+            .map(|finding| finding.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let version = format!(
+        "docker {}",
+        info.server_version.as_deref().unwrap_or("unknown")
+    );
+    progress(&format!("docker: {version}; every limit is enforced"));
+    Ok((docker, version))
+}
+
+/// Builds the images that are missing or stale from the recipes, passing on the
+/// builder's lines; each image by recipe name.
+async fn build_images(
+    args: &DockerArgs,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> anyhow::Result<BTreeMap<String, RunnerImage>> {
+    let image_args = crate::images::ImageArgs {
+        recipes: args.recipes.clone(),
+        only: None,
+    };
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let task = tokio::task::spawn_blocking(move || {
+        crate::images::build(&image_args, &|line| {
+            let _ = sender.send(line.to_string());
+        })
+    });
+    while let Some(line) = receiver.recv().await {
+        progress(&format!("docker images: {line}"));
+    }
+    let built = task.await??;
+    Ok(built
+        .into_iter()
+        .map(|image| {
+            (
+                image.language,
+                RunnerImage {
+                    tag: image.tag,
+                    digest: image.digest,
+                },
+            )
+        })
+        .collect())
+}
+
 /// The floor of any container sandbox: `docker run --rm --network none <image> true`
 /// through the same engine (create, start, wait, remove), for the benchmark.
 pub async fn container_floor(args: &DockerArgs, image: &str) -> anyhow::Result<Duration> {
-    let docker = match &args.docker_host {
-        Some(host) => Docker::connect_with_host(host)?,
-        None => Docker::connect_with_defaults()?,
-    }
-    .negotiate_version()
-    .await?;
+    let docker = client(args)?.negotiate_version().await?;
     let started = std::time::Instant::now();
     let created = docker
         .create_container(

@@ -5,15 +5,19 @@
 use super::cases::learner_trace;
 use super::sandbox::{Ended, Exec, ExecOutput, Sandbox};
 use super::{AbortOnDrop, DockerRunner, LEARNER_USER, PROBER_USER, budget, observation, report};
-use crate::domain::{Language, Value};
+use crate::domain::{HttpSpec, Language, Value};
 use crate::runner::{CaseInput, CaseObservation, CaseOutcome, RunReport, RunRequest, RunnerError};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinHandle;
 
 /// In place of the server's output, in a visible test's message on an exercise with
 /// hidden tests.
 const HIDDEN_SERVER_LOG: &str =
     "\n(the server's own output is not shown: it was read after the hidden tests ran)";
+
+/// The learner's server exec, running in the background.
+type Server = JoinHandle<Result<ExecOutput, RunnerError>>;
 
 impl DockerRunner {
     /// http: the learner's server runs as one exec; the prober, as another user, waits
@@ -28,144 +32,199 @@ impl DockerRunner {
             drop_sandbox(sandbox).await?;
             return Ok(RunReport::CompileError { message });
         }
-        let wall = request.limits.wall();
-        let probes: Vec<serde_json::Value> = request
-            .cases
-            .iter()
-            .map(|case| match case {
-                CaseInput::Request(probe) => probe.clone(),
-                _ => serde_json::Value::Null,
-            })
-            .collect();
-        let server_wall = budget(request);
-        let output_cap = (request.limits.output_kb * 1024) as usize;
-        let server = {
-            let sandbox = sandbox.clone();
-            let exec = Exec {
-                cmd: http.command.clone(),
-                user: LEARNER_USER,
-                stdin: Vec::new(),
-                env: vec![format!("PORT={}", http.port)],
-                wall: server_wall,
-                output_cap,
-                wrap: true,
-            };
-            tokio::spawn(async move { sandbox.exec(exec).await })
-        };
+        let ready_path = http.ready_path.as_deref().unwrap_or("/");
+        let server = start_server(&sandbox, request, http);
         let stop_server = AbortOnDrop(server.abort_handle());
-        // The prober ignores the environment and anything learner code could have put in
-        // a home folder (`python3 -I`, HOME elsewhere): it runs nothing of the learner's.
-        let prober: Vec<String> = match request.language {
-            Language::Python => vec!["python3", "-I", "/work/harness/probe.py"],
-            _ => vec!["node", "/work/harness/probe.mjs"],
-        }
-        .into_iter()
-        .map(String::from)
-        .collect();
-        let probe_request = serde_json::json!({
-            "port": http.port,
-            "ready_path": http.ready_path.clone().unwrap_or_else(|| "/".to_string()),
-            "ready_ms": wall.as_millis() as u64,
-            "probe_ms": wall.as_millis() as u64,
-            "probes": probes,
-        });
-        let out = sandbox
-            .exec(Exec {
-                cmd: prober,
-                user: PROBER_USER,
-                stdin: probe_request.to_string().into_bytes(),
-                env: vec!["HOME=/nonexistent".to_string()],
-                wall: server_wall,
-                output_cap: 16 * 1024 * 1024,
-                wrap: false,
-            })
-            .await?;
+        let out = probe(&sandbox, request, http, ready_path).await?;
         // Past its own deadline the prober was stopped: the probes it did not finish
         // ran out of time.
         let prober_timed_out = out.ended != Ended::Exited(0);
         drop(stop_server);
         let oom = sandbox.out_of_memory(true).await?;
         let (cpu, memory) = sandbox.usage().await;
-        // The server's own output, for the messages (it is still running: stop it).
-        let server_log = if server.is_finished() {
-            match server.await {
-                Ok(Ok(out)) => server_summary(&out),
-                Ok(Err(error)) => return Err(error),
-                Err(_) => String::new(),
-            }
-        } else {
-            server.abort();
-            let _ = server.await;
-            String::new()
-        };
+        let server_log = server_log(server).await?;
         drop_sandbox(sandbox).await?;
-        let lines: Vec<Value> = out
-            .stdout
-            .split(|&byte| byte == b'\n')
-            .filter_map(|line| Value::parse(line).ok())
-            .collect();
-        let ready = lines.first().cloned().unwrap_or_default();
-        let not_ready = if ready["ready"].as_bool() == Some(true) {
-            None
-        } else {
-            Some(format!(
-                "the server never answered GET {} with a 2xx status: {}",
-                probe_request["ready_path"].as_str().unwrap_or("/"),
-                ready["error"].as_str().unwrap_or("the prober stopped"),
-            ))
+        let (not_ready, records) = read_prober(&out.stdout, ready_path);
+        let probed = Probed {
+            records,
+            not_ready,
+            oom,
+            prober_timed_out,
+            server_log,
         };
-        let observations: Vec<CaseObservation> = (0..request.cases.len())
-            .map(|index| {
-                let record = lines.get(index + 1);
-                // The server's output is read once every probe has run, hidden ones
-                // included: what it wrote may carry a hidden probe (the second review's
-                // W2), so a visible test's message never shows it.
-                let server_log = match index < request.hidden_from {
-                    true if request.hidden_from < request.cases.len() => HIDDEN_SERVER_LOG,
-                    _ => server_log.as_str(),
-                };
-                let not_ready = not_ready
-                    .as_ref()
-                    .map(|message| format!("{message}{server_log}"));
-                let (outcome, value) = match (&not_ready, record) {
-                    (Some(_), _) if oom => (CaseOutcome::MemoryLimit, None),
-                    (Some(message), _) => (
-                        CaseOutcome::RuntimeError {
-                            message: message.clone(),
-                        },
-                        None,
-                    ),
-                    (None, Some(record)) if record.get("status").is_some() => (
-                        CaseOutcome::Exited { code: 0 },
-                        Some(Value::object([
-                            ("status", record["status"].clone()),
-                            ("headers", record["headers"].clone()),
-                            ("body", record["body"].clone()),
-                        ])),
-                    ),
-                    (None, Some(record)) if record["timeout"].as_bool() == Some(true) => {
-                        (CaseOutcome::TimeLimit, None)
-                    }
-                    (None, _) if oom => (CaseOutcome::MemoryLimit, None),
-                    (None, None) if prober_timed_out => (CaseOutcome::TimeLimit, None),
-                    (None, record) => (
-                        CaseOutcome::RuntimeError {
-                            message: format!(
-                                "no answer: {}{}",
-                                record
-                                    .and_then(|r| r["error"].as_str())
-                                    .unwrap_or("the prober stopped"),
-                                server_log
-                            ),
-                        },
-                        None,
-                    ),
-                };
-                let ms = record.and_then(|r| r["ms"].as_u64()).unwrap_or(0);
-                observation(outcome, value, Duration::from_millis(ms))
-            })
+        let observations = (0..request.cases.len())
+            .map(|index| probed.observation(request, index))
             .collect();
         Ok(report(observations, cpu, memory))
+    }
+}
+
+/// Starts the learner's server as its own exec, on `PORT`, for the whole run's budget.
+fn start_server(sandbox: &Arc<Sandbox>, request: &RunRequest, http: &HttpSpec) -> Server {
+    let sandbox = sandbox.clone();
+    let exec = Exec {
+        cmd: http.command.clone(),
+        user: LEARNER_USER,
+        stdin: Vec::new(),
+        env: vec![format!("PORT={}", http.port)],
+        wall: budget(request),
+        output_cap: (request.limits.output_kb * 1024) as usize,
+        wrap: true,
+    };
+    tokio::spawn(async move { sandbox.exec(exec).await })
+}
+
+/// Runs the prober, which waits for the server to answer `ready_path` and then sends
+/// the probes in order, each within the wall limit.
+async fn probe(
+    sandbox: &Sandbox,
+    request: &RunRequest,
+    http: &HttpSpec,
+    ready_path: &str,
+) -> Result<ExecOutput, RunnerError> {
+    let wall = request.limits.wall();
+    let probes: Vec<serde_json::Value> = request
+        .cases
+        .iter()
+        .map(|case| match case {
+            CaseInput::Request(probe) => probe.clone(),
+            _ => serde_json::Value::Null,
+        })
+        .collect();
+    // The prober ignores the environment and anything learner code could have put in
+    // a home folder (`python3 -I`, HOME elsewhere): it runs nothing of the learner's.
+    let prober: Vec<String> = match request.language {
+        Language::Python => vec!["python3", "-I", "/work/harness/probe.py"],
+        _ => vec!["node", "/work/harness/probe.mjs"],
+    }
+    .into_iter()
+    .map(String::from)
+    .collect();
+    let probe_request = serde_json::json!({
+        "port": http.port,
+        "ready_path": ready_path,
+        "ready_ms": wall.as_millis() as u64,
+        "probe_ms": wall.as_millis() as u64,
+        "probes": probes,
+    });
+    sandbox
+        .exec(Exec {
+            cmd: prober,
+            user: PROBER_USER,
+            stdin: probe_request.to_string().into_bytes(),
+            env: vec!["HOME=/nonexistent".to_string()],
+            wall: budget(request),
+            output_cap: 16 * 1024 * 1024,
+            wrap: false,
+        })
+        .await
+}
+
+/// The server's own output, for the messages, once the probes are done: a summary of
+/// how it ended, or nothing when it was still running (it is stopped).
+async fn server_log(server: Server) -> Result<String, RunnerError> {
+    if server.is_finished() {
+        match server.await {
+            Ok(Ok(out)) => Ok(server_summary(&out)),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Ok(String::new()),
+        }
+    } else {
+        server.abort();
+        let _ = server.await;
+        Ok(String::new())
+    }
+}
+
+/// Reads the prober's output: its ready line (`None` when the server became ready,
+/// else why not), then one record per probe.
+fn read_prober(stdout: &[u8], ready_path: &str) -> (Option<String>, Vec<Value>) {
+    let mut lines = stdout
+        .split(|&byte| byte == b'\n')
+        .filter_map(|line| Value::parse(line).ok());
+    let ready = lines.next().unwrap_or_default();
+    let not_ready = if ready["ready"].as_bool() == Some(true) {
+        None
+    } else {
+        Some(format!(
+            "the server never answered GET {ready_path} with a 2xx status: {}",
+            ready["error"].as_str().unwrap_or("the prober stopped"),
+        ))
+    };
+    (not_ready, lines.collect())
+}
+
+/// What one run of the prober left: its records and how the run ended.
+struct Probed {
+    /// One record per probe that got this far, in order.
+    records: Vec<Value>,
+    /// Why the server never became ready, when it did not.
+    not_ready: Option<String>,
+    /// The OOM killer acted during the run.
+    oom: bool,
+    /// The prober ran past its own deadline and was stopped.
+    prober_timed_out: bool,
+    /// The server's own output (see `server_log`).
+    server_log: String,
+}
+
+impl Probed {
+    /// The observation of probe `index`.
+    fn observation(&self, request: &RunRequest, index: usize) -> CaseObservation {
+        let record = self.records.get(index);
+        // The server's output is read once every probe has run, hidden ones
+        // included: what it wrote may carry a hidden probe (the second review's
+        // W2), so a visible test's message never shows it.
+        let server_log = match index < request.hidden_from {
+            true if request.hidden_from < request.cases.len() => HIDDEN_SERVER_LOG,
+            _ => self.server_log.as_str(),
+        };
+        let (outcome, value) = self.outcome(record, server_log);
+        let ms = record.and_then(|r| r["ms"].as_u64()).unwrap_or(0);
+        observation(outcome, value, Duration::from_millis(ms))
+    }
+
+    /// The outcome of one probe, and the answer `{status, headers, body}` when there
+    /// was one.
+    fn outcome(&self, record: Option<&Value>, server_log: &str) -> (CaseOutcome, Option<Value>) {
+        let not_ready = self
+            .not_ready
+            .as_ref()
+            .map(|message| format!("{message}{server_log}"));
+        match (&not_ready, record) {
+            (Some(_), _) if self.oom => (CaseOutcome::MemoryLimit, None),
+            (Some(message), _) => (
+                CaseOutcome::RuntimeError {
+                    message: message.clone(),
+                },
+                None,
+            ),
+            (None, Some(record)) if record.get("status").is_some() => (
+                CaseOutcome::Exited { code: 0 },
+                Some(Value::object([
+                    ("status", record["status"].clone()),
+                    ("headers", record["headers"].clone()),
+                    ("body", record["body"].clone()),
+                ])),
+            ),
+            (None, Some(record)) if record["timeout"].as_bool() == Some(true) => {
+                (CaseOutcome::TimeLimit, None)
+            }
+            (None, _) if self.oom => (CaseOutcome::MemoryLimit, None),
+            (None, None) if self.prober_timed_out => (CaseOutcome::TimeLimit, None),
+            (None, record) => (
+                CaseOutcome::RuntimeError {
+                    message: format!(
+                        "no answer: {}{}",
+                        record
+                            .and_then(|r| r["error"].as_str())
+                            .unwrap_or("the prober stopped"),
+                        server_log
+                    ),
+                },
+                None,
+            ),
+        }
     }
 }
 
