@@ -119,10 +119,67 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let entrypoint = package.manifest.files.entrypoint.clone();
     let data = tempfile::tempdir()?;
     let exercises = tempfile::tempdir()?;
-    copy_dir(
-        &args.exercise,
-        &exercises.path().join(&package.manifest.slug),
-    )?;
+    stage_exercise(&args, &package, exercises.path())?;
+    eprintln!("bench: starting a server on a fresh database");
+    let server = app::spawn(serve_args(&args, data.path(), exercises.path())).await?;
+    let base = format!("http://{}", server.address);
+    let token = server
+        .services
+        .store
+        .create_token(Role::Integration, None, "bench")
+        .await?;
+    let files: serde_json::Map<String, serde_json::Value> = solution
+        .iter()
+        .map(|(name, bytes)| {
+            (
+                name.clone(),
+                serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()),
+            )
+        })
+        .collect();
+    let floor = measure_floor(&args, &server, &package.manifest.slug, &solution).await?;
+    eprintln!(
+        "bench: floor measured ({} cases per grading, entrypoint {entrypoint})",
+        floor.cases
+    );
+    let target = Target {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()?,
+        base,
+        token,
+        slug: package.manifest.slug.clone(),
+        files,
+    };
+    let sequential = measure_sequential(&target, args.sequential).await?;
+    eprintln!("bench: sequential latency measured");
+    let (loaded, throughput) = measure_throughput(&target, &args).await?;
+    eprintln!("bench: throughput measured; idling {} s", args.idle_secs);
+    tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
+    let after_idle = target.submit(&target.body(usize::MAX / 2)).await?;
+    let issued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM certificates")
+        .fetch_one(&server.services.store.pool)
+        .await?;
+    let measured = Measured {
+        floor,
+        sequential,
+        loaded,
+        throughput,
+        after_idle,
+    };
+    print_report(&args, &package.manifest.slug, issued, &measured);
+    server.stop().await;
+    Ok(())
+}
+
+/// Copies the exercise into the server's exercise folder, with the certification policy
+/// `--certify` asks for.
+fn stage_exercise(
+    args: &BenchArgs,
+    package: &Package,
+    exercises: &std::path::Path,
+) -> anyhow::Result<()> {
+    copy_dir(&args.exercise, &exercises.join(&package.manifest.slug))?;
     if args.certify != Certify::None {
         let tier = package.manifest.tier.as_str();
         // Out of reach for `evaluate`: twice the exercise's points.
@@ -131,18 +188,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             _ => 0.0,
         };
         std::fs::write(
-            exercises
-                .path()
-                .join(crate::certification::policy::POLICY_FILE),
+            exercises.join(crate::certification::policy::POLICY_FILE),
             format!(
                 "[tiers.{tier}]\ntitle = \"Bench\"\nrequired = [\"{}\"]\nmin_points = {min_points}\npass_ratio = 0.8\n",
                 package.manifest.slug
             ),
         )?;
     }
-    let serve = ServeArgs {
+    Ok(())
+}
+
+/// The server's settings: limits and rate limits far above what the benchmark sends.
+fn serve_args(args: &BenchArgs, data: &std::path::Path, exercises: &std::path::Path) -> ServeArgs {
+    ServeArgs {
         database: DatabaseArgs {
-            data_dir: data.path().to_path_buf(),
+            data_dir: data.to_path_buf(),
             database_url: args.database_url.clone(),
             sqlite_synchronous: args.sqlite_synchronous,
         },
@@ -167,37 +227,38 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             max_memory_mb: 512,
             max_output_kb: 1024,
         },
-        exercises: exercises.path().to_path_buf(),
+        exercises: exercises.to_path_buf(),
         no_workers: false,
         runtimes: args.runtimes.clone(),
         issuer: crate::certification::IssuerArgs::default(),
         key: crate::certification::KeyArgs::default(),
         docker: args.docker.clone(),
-    };
-    eprintln!("bench: starting a server on a fresh database");
-    let server = app::spawn(serve).await?;
-    let base = format!("http://{}", server.address);
-    let token = server
-        .services
-        .store
-        .create_token(Role::Integration, None, "bench")
-        .await?;
-    let files: serde_json::Map<String, serde_json::Value> = solution
-        .iter()
-        .map(|(name, bytes)| {
-            (
-                name.clone(),
-                serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()),
-            )
-        })
-        .collect();
-    let body = |learner: usize| serde_json::json!({"exercise": package.manifest.slug, "files": files, "learner": format!("bench-{learner}")});
+    }
+}
 
-    // Floor: the same module and cases, in process, no HTTP, queue or database.
+/// The floor, measured in the same run.
+struct Floor {
+    /// In-process runs of the reference, p50.
+    p50: Duration,
+    /// The cases' own run time in each of those runs, sorted.
+    case_time: Vec<Duration>,
+    /// Docker only: the bare container floor, p50.
+    container: Option<Duration>,
+    /// Cases per grading.
+    cases: usize,
+}
+
+/// Floor: the same module and cases, in process, no HTTP, queue or database.
+async fn measure_floor(
+    args: &BenchArgs,
+    server: &app::RunningServer,
+    slug: &str,
+    solution: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> anyhow::Result<Floor> {
     let stored = server
         .services
         .store
-        .current_version(&package.manifest.slug)
+        .current_version(slug)
         .await?
         .context("the exercise did not load")?;
     let request =
@@ -217,10 +278,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     floor.sort();
     case_time.sort();
-    let floor_p50 = percentile(&floor, 0.5);
     // Docker: the bare container floor, `docker run --rm --network none <image> true`
     // through the same engine, in the same run.
-    let container_floor = if in_docker {
+    let container = if in_docker {
         let image = crate::runner::docker::image_tag(&args.docker, request.language)?;
         let mut runs = Vec::new();
         for _ in 0..30 {
@@ -231,35 +291,67 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    eprintln!(
-        "bench: floor measured ({} cases per grading, entrypoint {entrypoint})",
-        request.cases.len()
-    );
+    Ok(Floor {
+        p50: percentile(&floor, 0.5),
+        case_time,
+        container,
+        cases: request.cases.len(),
+    })
+}
 
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()?;
-    submit_and_wait(&http, &base, &token, &body(0)).await?;
+/// The running server as the benchmark's clients see it.
+struct Target {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    slug: String,
+    files: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Target {
+    /// A submission of the reference solution for learner `bench-<learner>`.
+    fn body(&self, learner: usize) -> serde_json::Value {
+        serde_json::json!({"exercise": self.slug, "files": self.files, "learner": format!("bench-{learner}")})
+    }
+
+    /// Submits `body` and waits for its verdict; the submit-to-verdict time.
+    async fn submit(&self, body: &serde_json::Value) -> anyhow::Result<Duration> {
+        submit_and_wait(&self.http, &self.base, &self.token, body).await
+    }
+}
+
+/// Latency: one warm-up submission, then `count` in a row; sorted.
+async fn measure_sequential(target: &Target, count: usize) -> anyhow::Result<Vec<Duration>> {
+    target.submit(&target.body(0)).await?;
     let mut sequential = Vec::new();
-    for index in 0..args.sequential {
-        sequential.push(submit_and_wait(&http, &base, &token, &body(index)).await?);
+    for index in 0..count {
+        sequential.push(target.submit(&target.body(index)).await?);
     }
     sequential.sort();
-    eprintln!("bench: sequential latency measured");
+    Ok(sequential)
+}
 
+/// Throughput: `--submissions` sent by `--clients` concurrent clients; the sorted
+/// latencies and the gradings per second.
+async fn measure_throughput(
+    target: &Target,
+    args: &BenchArgs,
+) -> anyhow::Result<(Vec<Duration>, f64)> {
     let started = Instant::now();
     let latencies = Arc::new(tokio::sync::Mutex::new(Vec::new()));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut clients = Vec::new();
     for _ in 0..args.clients {
         let (http, base, token, latencies, next) = (
-            http.clone(),
-            base.clone(),
-            token.clone(),
+            target.http.clone(),
+            target.base.clone(),
+            target.token.clone(),
             latencies.clone(),
             next.clone(),
         );
-        let bodies: Vec<serde_json::Value> = (0..args.submissions).map(body).collect();
+        let bodies: Vec<serde_json::Value> = (0..args.submissions)
+            .map(|index| target.body(index))
+            .collect();
         clients.push(tokio::spawn(async move {
             loop {
                 let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -278,34 +370,47 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut loaded = latencies.lock().await.clone();
     loaded.sort();
     let throughput = loaded.len() as f64 / elapsed.as_secs_f64();
-    eprintln!("bench: throughput measured; idling {} s", args.idle_secs);
+    Ok((loaded, throughput))
+}
 
-    tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
-    let after_idle = submit_and_wait(&http, &base, &token, &body(usize::MAX / 2)).await?;
-    let idle_p50 = percentile(&sequential, 0.5);
+/// What the phases measured.
+struct Measured {
+    floor: Floor,
+    /// Sequential submit-to-verdict times, sorted.
+    sequential: Vec<Duration>,
+    /// Submit-to-verdict times under load, sorted.
+    loaded: Vec<Duration>,
+    /// Gradings per second under load.
+    throughput: f64,
+    /// The first submission after the idle time.
+    after_idle: Duration,
+}
 
+/// The report: a Markdown table on stdout.
+fn print_report(args: &BenchArgs, slug: &str, issued: i64, measured: &Measured) {
     let database = match &args.database_url {
         Some(_) => "Postgres".to_string(),
         None => format!("SQLite, synchronous={:?}", args.sqlite_synchronous),
     };
-    let issued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM certificates")
-        .fetch_one(&server.services.store.pool)
-        .await?;
     let certified = match args.certify {
         Certify::None => String::new(),
         Certify::Evaluate => format!(", progress recomputed per grading: {issued} issued"),
         Certify::Issue => format!(", a certificate issued per grading: {issued} issued"),
     };
-    println!(
-        "## verdict bench ({}, {database}{certified})",
-        package.manifest.slug
-    );
+    println!("## verdict bench ({slug}, {database}{certified})");
     println!();
     println!("| measure | value |");
     println!("|---|---|");
-    match container_floor {
+    print_floor(&measured.floor, &measured.sequential);
+    print_latencies(args, measured);
+}
+
+/// The floor rows: the container floor and the tests' own time (Docker), or the
+/// in-process wasmtime floor.
+fn print_floor(floor: &Floor, sequential: &[Duration]) {
+    match floor.container {
         Some(container) => {
-            let tests = percentile(&case_time, 0.5);
+            let tests = percentile(&floor.case_time, 0.5);
             println!(
                 "| floor: `docker run --rm --network none <image> true`, p50 | {} |",
                 ms(container)
@@ -316,18 +421,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             );
             println!(
                 "| in-process Docker runner run of the reference (no HTTP, queue or database), p50 | {} |",
-                ms(floor_p50)
+                ms(floor.p50)
             );
             println!(
                 "| idle p50 / (container floor + tests) | {:.2}× (aim < 1.3×) |",
-                percentile(&sequential, 0.5).as_secs_f64() / (container + tests).as_secs_f64()
+                percentile(sequential, 0.5).as_secs_f64() / (container + tests).as_secs_f64()
             );
         }
         None => println!(
             "| floor: in-process wasmtime run of the reference (same runner, harness and cases), p50 | {} |",
-            ms(floor_p50)
+            ms(floor.p50)
         ),
     }
+}
+
+/// The submit-to-verdict rows: idle, loaded, and first after idle.
+fn print_latencies(args: &BenchArgs, measured: &Measured) {
+    let (sequential, loaded) = (&measured.sequential, &measured.loaded);
+    let idle_p50 = percentile(sequential, 0.5);
     println!(
         "| idle submit-to-verdict p50 ({} sequential) | {} |",
         args.sequential,
@@ -335,37 +446,35 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     println!(
         "| idle submit-to-verdict p99 | {} |",
-        ms(percentile(&sequential, 0.99))
+        ms(percentile(sequential, 0.99))
     );
     println!(
         "| idle p50 / floor p50 | {:.1}× |",
-        idle_p50.as_secs_f64() / floor_p50.as_secs_f64().max(1e-9)
+        idle_p50.as_secs_f64() / measured.floor.p50.as_secs_f64().max(1e-9)
     );
     println!(
         "| throughput ({} submissions, {} clients) | {:.1} gradings/s |",
         loaded.len(),
         args.clients,
-        throughput
+        measured.throughput
     );
     println!(
         "| loaded submit-to-verdict p50 | {} |",
-        ms(percentile(&loaded, 0.5))
+        ms(percentile(loaded, 0.5))
     );
     println!(
         "| loaded submit-to-verdict p99 | {} |",
-        ms(percentile(&loaded, 0.99))
+        ms(percentile(loaded, 0.99))
     );
     println!(
         "| first submission after {} s idle | {} |",
         args.idle_secs,
-        ms(after_idle)
+        ms(measured.after_idle)
     );
     println!(
         "| first-after-idle / idle p50 | {:.2}× |",
-        after_idle.as_secs_f64() / idle_p50.as_secs_f64().max(1e-9)
+        measured.after_idle.as_secs_f64() / idle_p50.as_secs_f64().max(1e-9)
     );
-    server.stop().await;
-    Ok(())
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
