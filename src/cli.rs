@@ -195,14 +195,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         // main() runs it before any runtime starts.
         Command::CompileWasm { .. } => anyhow::bail!("compile-wasm runs as a process of its own"),
-        Command::Serve(args) => {
-            let server = app::spawn(*args).await?;
-            eprintln!("verdict is serving on http://{}", server.address);
-            app::shutdown_signal().await;
-            eprintln!("stopping: finishing gradings in flight");
-            server.stop().await;
-            Ok(0)
-        }
+        Command::Serve(args) => serve(*args).await,
         Command::Worker {
             database,
             worker,
@@ -220,39 +213,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 worker.concurrency(),
             )
             .await?;
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            let workers = services.start_workers(worker.concurrency(), stopped);
-            eprintln!(
-                "verdict worker: grading with concurrency {}",
-                worker.concurrency()
-            );
-            app::shutdown_signal().await;
-            let _ = stop.send(true);
-            let _ = workers.await;
-            Ok(0)
+            work(services, &worker).await
         }
-        Command::Migrate { database } => {
-            let location = database.location()?;
-            Store::open(&location).await?;
-            crate::queue::Queue::open(&location).await?;
-            eprintln!("the database and queue schema are up to date");
-            Ok(0)
-        }
+        Command::Migrate { database } => migrate(&database).await,
         Command::Token(TokenCommand::Create {
             role,
             learner,
             name,
             database,
-        }) => {
-            let store = Store::open(&database.location()?).await?;
-            let token = store.create_token(role, learner.as_deref(), &name).await?;
-            eprintln!(
-                "created a {} token; it is shown once, store it now",
-                role.as_str()
-            );
-            println!("{token}");
-            Ok(0)
-        }
+        }) => create_token(role, learner.as_deref(), &name, &database).await,
         Command::Exercise(ExerciseCommand::Validate {
             dir,
             limits,
@@ -263,91 +232,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             source,
             jwks,
             issuer,
-        }) => {
-            let report = match crate::certification::verify::verify(
-                &source,
-                jwks.as_deref(),
-                issuer.as_deref(),
-            )
-            .await
-            {
-                Ok(report) => report,
-                Err(error) => {
-                    println!("INVALID: {error:#}");
-                    return Ok(1);
-                }
-            };
-            println!("signature: valid (EdDSA, key {})", report.kid);
-            println!("issuer:    {}", report.issuer);
-            println!("learner:   {}", report.learner);
-            println!("tier:      {}", report.achievement);
-            println!("issued:    {}", report.valid_from);
-            for item in &report.evidence {
-                println!("evidence:  {item}");
-            }
-            match report.revoked {
-                Some(reason) => {
-                    println!("REVOKED: {reason}");
-                    Ok(1)
-                }
-                None => {
-                    println!("VALID: not revoked");
-                    Ok(0)
-                }
-            }
-        }
-        Command::Keys(KeysCommand::Rotate { database }) => {
-            let store = Store::open(&database.location()?).await?;
-            let key = crate::certification::keys::rotate(&database.data_dir)?;
-            store.register_key(&key.kid, &key.public_jwk()).await?;
-            eprintln!(
-                "created signing key {}; restart each verdict process to sign with it",
-                key.kid
-            );
-            println!("{}", key.kid);
-            Ok(0)
-        }
-        Command::Keys(KeysCommand::Retire { kid, database }) => {
-            let store = Store::open(&database.location()?).await?;
-            if !store.retire_key(&kid).await? {
-                anyhow::bail!("no signing key {kid}; the JWKS lists the known ones");
-            }
-            eprintln!(
-                "retired {kid}: certificates it signed no longer verify; processes holding it refuse to start"
-            );
-            Ok(0)
-        }
-        Command::Images(ImagesCommand::Build(args)) => {
-            let images = tokio::task::spawn_blocking(move || {
-                crate::images::build(&args, &|line| eprintln!("{line}"))
-            })
-            .await??;
-            let record = crate::runtimes::default_dir()
-                .parent()
-                .map(|dir| dir.join("images.json"))
-                .context("no cache folder")?;
-            std::fs::create_dir_all(record.parent().unwrap_or(std::path::Path::new(".")))?;
-            let text = serde_json::to_string_pretty(&images)?;
-            std::fs::write(&record, &text)?;
-            println!("{text}");
-            eprintln!("image digests recorded in {}", record.display());
-            Ok(0)
-        }
-        Command::Runtimes(RuntimesCommand::Fetch { runtimes }) => {
-            let store = runtimes.store();
-            let missing = store.missing();
-            if missing.is_empty() {
-                eprintln!(
-                    "the pinned runtimes are present and verified in {}",
-                    store.dir().display()
-                );
-            } else {
-                store.fetch(&missing, &|line| eprintln!("{line}"))?;
-            }
-            let runner = crate::runner::wasm::WasmRunner::new(512, store)?;
-            runner.warm_up(&|line| eprintln!("{line}")).await?;
-            Ok(0)
-        }
+        }) => verify_certificate(&source, jwks.as_deref(), issuer.as_deref()).await,
+        Command::Keys(KeysCommand::Rotate { database }) => rotate_key(&database).await,
+        Command::Keys(KeysCommand::Retire { kid, database }) => retire_key(&kid, &database).await,
+        Command::Images(ImagesCommand::Build(args)) => build_images(args).await,
+        Command::Runtimes(RuntimesCommand::Fetch { runtimes }) => fetch_runtimes(&runtimes).await,
         Command::Exercise(ExerciseCommand::Push { dir, client }) => push(&dir, &client).await,
         Command::Submit {
             slug,
@@ -358,6 +247,149 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         } => submit(&slug, &files, &client, learner.as_deref(), wait).await,
         Command::Bench(args) => crate::bench::run(args).await.map(|()| 0),
     }
+}
+
+/// `verdict serve`: the API and the workers, until a shutdown signal.
+async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
+    let server = app::spawn(args).await?;
+    eprintln!("verdict is serving on http://{}", server.address);
+    app::shutdown_signal().await;
+    eprintln!("stopping: finishing gradings in flight");
+    server.stop().await;
+    Ok(0)
+}
+
+/// `verdict worker`: grading workers only, until a shutdown signal.
+async fn work(services: Services, worker: &WorkerArgs) -> anyhow::Result<i32> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = services.start_workers(worker.concurrency(), stopped);
+    eprintln!(
+        "verdict worker: grading with concurrency {}",
+        worker.concurrency()
+    );
+    app::shutdown_signal().await;
+    let _ = stop.send(true);
+    let _ = workers.await;
+    Ok(0)
+}
+
+/// `verdict migrate`: the database and queue schema.
+async fn migrate(database: &DatabaseArgs) -> anyhow::Result<i32> {
+    let location = database.location()?;
+    Store::open(&location).await?;
+    crate::queue::Queue::open(&location).await?;
+    eprintln!("the database and queue schema are up to date");
+    Ok(0)
+}
+
+/// `verdict token create`: the token alone on stdout's last line.
+async fn create_token(
+    role: Role,
+    learner: Option<&str>,
+    name: &str,
+    database: &DatabaseArgs,
+) -> anyhow::Result<i32> {
+    let store = Store::open(&database.location()?).await?;
+    let token = store.create_token(role, learner, name).await?;
+    eprintln!(
+        "created a {} token; it is shown once, store it now",
+        role.as_str()
+    );
+    println!("{token}");
+    Ok(0)
+}
+
+/// `verdict certificate verify`: exits 0 only for a valid certificate not revoked.
+async fn verify_certificate(
+    source: &str,
+    jwks: Option<&str>,
+    issuer: Option<&str>,
+) -> anyhow::Result<i32> {
+    let report = match crate::certification::verify::verify(source, jwks, issuer).await {
+        Ok(report) => report,
+        Err(error) => {
+            println!("INVALID: {error:#}");
+            return Ok(1);
+        }
+    };
+    println!("signature: valid (EdDSA, key {})", report.kid);
+    println!("issuer:    {}", report.issuer);
+    println!("learner:   {}", report.learner);
+    println!("tier:      {}", report.achievement);
+    println!("issued:    {}", report.valid_from);
+    for item in &report.evidence {
+        println!("evidence:  {item}");
+    }
+    match report.revoked {
+        Some(reason) => {
+            println!("REVOKED: {reason}");
+            Ok(1)
+        }
+        None => {
+            println!("VALID: not revoked");
+            Ok(0)
+        }
+    }
+}
+
+/// `verdict keys rotate`: a new signing key, registered in the JWKS.
+async fn rotate_key(database: &DatabaseArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&database.location()?).await?;
+    let key = crate::certification::keys::rotate(&database.data_dir)?;
+    store.register_key(&key.kid, &key.public_jwk()).await?;
+    eprintln!(
+        "created signing key {}; restart each verdict process to sign with it",
+        key.kid
+    );
+    println!("{}", key.kid);
+    Ok(0)
+}
+
+/// `verdict keys retire`: a key out of the JWKS for good.
+async fn retire_key(kid: &str, database: &DatabaseArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&database.location()?).await?;
+    if !store.retire_key(kid).await? {
+        anyhow::bail!("no signing key {kid}; the JWKS lists the known ones");
+    }
+    eprintln!(
+        "retired {kid}: certificates it signed no longer verify; processes holding it refuse to start"
+    );
+    Ok(0)
+}
+
+/// `verdict images build`: the images, and their digests recorded in the cache.
+async fn build_images(args: crate::images::ImageArgs) -> anyhow::Result<i32> {
+    let images = tokio::task::spawn_blocking(move || {
+        crate::images::build(&args, &|line| eprintln!("{line}"))
+    })
+    .await??;
+    let record = crate::runtimes::default_dir()
+        .parent()
+        .map(|dir| dir.join("images.json"))
+        .context("no cache folder")?;
+    std::fs::create_dir_all(record.parent().unwrap_or(std::path::Path::new(".")))?;
+    let text = serde_json::to_string_pretty(&images)?;
+    std::fs::write(&record, &text)?;
+    println!("{text}");
+    eprintln!("image digests recorded in {}", record.display());
+    Ok(0)
+}
+
+/// `verdict runtimes fetch`: the pinned runtimes, fetched when missing and compiled.
+async fn fetch_runtimes(runtimes: &RuntimeArgs) -> anyhow::Result<i32> {
+    let store = runtimes.store();
+    let missing = store.missing();
+    if missing.is_empty() {
+        eprintln!(
+            "the pinned runtimes are present and verified in {}",
+            store.dir().display()
+        );
+    } else {
+        store.fetch(&missing, &|line| eprintln!("{line}"))?;
+    }
+    let runner = crate::runner::wasm::WasmRunner::new(512, store)?;
+    runner.warm_up(&|line| eprintln!("{line}")).await?;
+    Ok(0)
 }
 
 async fn validate(
