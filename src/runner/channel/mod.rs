@@ -474,7 +474,7 @@ impl Tracker {
 
     /// Whether `frame` may come now (the order is in `frame`'s doc).
     fn in_order(&self, frame: &Frame) -> bool {
-        let done = self.events.iter().any(|event| *event == Frame::Done);
+        let done = self.events.contains(&Frame::Done);
         !done
             && match frame {
                 Frame::Ready => self.phase == Phase::Start,
