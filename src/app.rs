@@ -72,18 +72,31 @@ pub struct Services {
     pub snapshots: crate::certification::Snapshots,
 }
 
+/// What opening the services needs: the command line's groups that `serve` and `worker`
+/// share.
+pub struct ServiceArgs<'a> {
+    pub database: &'a DatabaseArgs,
+    pub limits: &'a LimitArgs,
+    pub runtimes: &'a RuntimeArgs,
+    pub docker: &'a DockerArgs,
+    pub key: &'a KeyArgs,
+    /// Gradings at once.
+    pub concurrency: usize,
+}
+
 impl Services {
     /// Opens the store and queue, and makes the sandbox ready: the pinned runtimes are
     /// fetched when missing and compiled (or loaded from the disk cache) before any
     /// grading, so none waits for a compile.
-    pub async fn open(
-        database: &DatabaseArgs,
-        limits: &LimitArgs,
-        runtimes: &RuntimeArgs,
-        docker: &DockerArgs,
-        key: &KeyArgs,
-        concurrency: usize,
-    ) -> anyhow::Result<Services> {
+    pub async fn open(args: ServiceArgs<'_>) -> anyhow::Result<Services> {
+        let ServiceArgs {
+            database,
+            limits,
+            runtimes,
+            docker,
+            key,
+            concurrency,
+        } = args;
         let location = database.location()?;
         let store = Store::open(&location).await?;
         let signer = crate::certification::open_key(key, &database.data_dir, &store).await?;
@@ -335,14 +348,14 @@ pub async fn spawn(args: ServeArgs) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("cannot listen on {}", args.api.bind))?;
     let address = listener.local_addr()?;
     let profile = args.issuer.profile(address)?;
-    let services = Services::open(
-        &args.database,
-        &args.limits,
-        &args.runtimes,
-        &args.docker,
-        &args.key,
-        args.worker.concurrency(),
-    )
+    let services = Services::open(ServiceArgs {
+        database: &args.database,
+        limits: &args.limits,
+        runtimes: &args.runtimes,
+        docker: &args.docker,
+        key: &args.key,
+        concurrency: args.worker.concurrency(),
+    })
     .await?;
     let loaded = load_exercises(&services, &args.exercises).await?;
     load_policy(&services, &args.exercises, &loaded, &profile).await?;

@@ -1,8 +1,8 @@
 //! The `verdict` command line.
 
-use crate::app::{self, ServeArgs, Services};
+use crate::app::{self, ServeArgs, ServiceArgs, Services};
 use crate::config::{DatabaseArgs, LimitArgs, WorkerArgs};
-use crate::domain::Role;
+use crate::domain::{LearnerId, Role};
 use crate::exercise::package::{Package, PackageLimits};
 use crate::runner::docker::DockerArgs;
 use crate::runtimes::RuntimeArgs;
@@ -152,7 +152,7 @@ pub enum TokenCommand {
         role: Role,
         /// The learner a learner token is bound to.
         #[arg(long)]
-        learner: Option<String>,
+        learner: Option<LearnerId>,
         /// A label for the token.
         #[arg(long, default_value = "cli")]
         name: String,
@@ -204,14 +204,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             docker,
             key,
         } => {
-            let services = Services::open(
-                &database,
-                &limits,
-                &runtimes,
-                &docker,
-                &key,
-                worker.concurrency(),
-            )
+            let services = Services::open(ServiceArgs {
+                database: &database,
+                limits: &limits,
+                runtimes: &runtimes,
+                docker: &docker,
+                key: &key,
+                concurrency: worker.concurrency(),
+            })
             .await?;
             work(services, &worker).await
         }
@@ -221,7 +221,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             learner,
             name,
             database,
-        }) => create_token(role, learner.as_deref(), &name, &database).await,
+        }) => create_token(role, learner.as_ref(), &name, &database).await,
         Command::Exercise(ExerciseCommand::Validate {
             dir,
             limits,
@@ -285,7 +285,7 @@ async fn migrate(database: &DatabaseArgs) -> anyhow::Result<i32> {
 /// `verdict token create`: the token alone on stdout's last line.
 async fn create_token(
     role: Role,
-    learner: Option<&str>,
+    learner: Option<&LearnerId>,
     name: &str,
     database: &DatabaseArgs,
 ) -> anyhow::Result<i32> {

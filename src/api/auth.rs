@@ -5,7 +5,7 @@
 
 use super::error::ApiError;
 use super::state::AppState;
-use crate::domain::Role;
+use crate::domain::{LearnerId, Role};
 use crate::store::tokens::Principal;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -126,9 +126,9 @@ impl Caller {
     }
 
     /// The learner a learner token is bound to.
-    pub fn own_learner(&self) -> Option<&str> {
+    pub fn own_learner(&self) -> Option<&LearnerId> {
         match self.0.role {
-            Role::Learner => self.0.learner.as_deref(),
+            Role::Learner => self.0.learner.as_ref(),
             _ => None,
         }
     }

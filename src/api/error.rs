@@ -53,6 +53,15 @@ impl ApiError {
         }
     }
 
+    /// A name in a URL that cannot be a valid one names nothing: 404, as for a valid name
+    /// that is not there.
+    pub fn unless_found<T>(
+        parsed: Result<T, crate::domain::InvalidName>,
+        what: &'static str,
+    ) -> Result<T, ApiError> {
+        parsed.map_err(|_| ApiError::NotFound(what))
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),

@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::state::AppState;
 use super::submissions::FileContent;
 use crate::domain::StoredVersion;
-use crate::domain::{Kind, Language, Limits, Tier, Value, Visibility};
+use crate::domain::{ExerciseSlug, Kind, Language, Limits, Tier, Value, Visibility};
 use crate::exercise::package::{Package, PackageError, PackageLimits};
 use crate::exercise::{ValidationError, ValidationReport};
 use axum::body::Bytes;
@@ -29,7 +29,7 @@ pub struct ExerciseSummary {
 fn summary(stored: &StoredVersion) -> ExerciseSummary {
     let exercise = &stored.exercise;
     ExerciseSummary {
-        slug: exercise.slug.clone(),
+        slug: exercise.slug.to_string(),
         title: exercise.title.clone(),
         tier: exercise.tier,
         points: exercise.points,
@@ -176,7 +176,7 @@ pub async fn upload(
         .await?;
     tracing::info!(slug = %exercise.slug, %version, created, "exercise version live");
     let response = UploadResponse {
-        slug: exercise.slug.clone(),
+        slug: exercise.slug.to_string(),
         version,
         created,
         report,
@@ -213,6 +213,7 @@ pub async fn detail(
     _caller: Caller,
     Path(slug): Path<String>,
 ) -> Result<axum::Json<ExerciseDetail>, ApiError> {
+    let slug = ApiError::unless_found(ExerciseSlug::parse(&slug), "exercise")?;
     let stored = state
         .store
         .current_version(&slug)
@@ -279,6 +280,7 @@ pub async fn versions(
     _caller: Caller,
     Path(slug): Path<String>,
 ) -> Result<axum::Json<Vec<VersionSummary>>, ApiError> {
+    let slug = ApiError::unless_found(ExerciseSlug::parse(&slug), "exercise")?;
     let current = state
         .store
         .current_version(&slug)

@@ -5,15 +5,14 @@ use super::error::{ApiError, Json, Query};
 use super::state::AppState;
 use crate::completions::Completions;
 use crate::domain::{
-    Limits, Resources, Role, RuntimeInfo, Status, TestResult, Verdict, Visibility,
+    ExerciseSlug, FileName, LearnerId, Limits, Resources, Role, RuntimeInfo, Status, SubmissionId,
+    TestResult, Verdict, Visibility,
 };
-use crate::exercise::manifest::check_learner_file_name;
 use crate::store::idempotency::Created;
 use crate::store::submissions::{
     IdempotencyKey, ListFilter, NewSubmission, SubmissionRecord, decode_cursor, decode_feed_cursor,
     encode_feed_cursor,
 };
-use crate::store::tokens::check_learner_id;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -105,12 +104,12 @@ pub fn view(record: SubmissionRecord, caller: &Caller) -> SubmissionView {
         )
     };
     SubmissionView {
-        id: record.id,
+        id: record.id.into(),
         exercise: ExerciseRef {
-            slug: record.exercise_slug,
+            slug: record.exercise_slug.into(),
             version: record.exercise_version,
         },
-        learner: record.learner,
+        learner: record.learner.into(),
         status: record.status,
         verdict: record.verdict,
         score: record.score,
@@ -129,12 +128,12 @@ pub fn view(record: SubmissionRecord, caller: &Caller) -> SubmissionView {
 
 fn decode_files(
     files: &BTreeMap<String, FileContent>,
-) -> Result<BTreeMap<String, Vec<u8>>, ApiError> {
+) -> Result<BTreeMap<FileName, Vec<u8>>, ApiError> {
     files
         .iter()
         .map(|(name, content)| {
-            check_learner_file_name(name)
-                .map_err(|problem| ApiError::unprocessable("invalid_file", problem))?;
+            let name = FileName::parse(name)
+                .map_err(|problem| ApiError::unprocessable("invalid_file", problem.0))?;
             let bytes = match content {
                 FileContent::Text(text) => text.clone().into_bytes(),
                 FileContent::Binary { base64 } => base64::engine::general_purpose::STANDARD
@@ -146,7 +145,7 @@ fn decode_files(
                         )
                     })?,
             };
-            Ok((name.clone(), bytes))
+            Ok((name, bytes))
         })
         .collect()
 }
@@ -162,69 +161,22 @@ pub async fn create(
     headers: HeaderMap,
     Json(request): Json<SubmissionRequest>,
 ) -> Result<Response, ApiError> {
-    let learner = match (caller.role(), request.learner.as_deref()) {
-        (Role::Learner, None) => caller.own_learner().unwrap_or_default().to_string(),
-        (Role::Learner, Some(named)) if Some(named) == caller.own_learner() => named.to_string(),
-        (Role::Learner, Some(_)) => {
-            return Err(ApiError::Forbidden(
-                "a learner token submits only for its own learner".into(),
-            ));
-        }
-        (_, Some(named)) => {
-            check_learner_id(named)
-                .map_err(|problem| ApiError::unprocessable("invalid_learner", problem))?;
-            named.to_string()
-        }
-        (_, None) => {
-            return Err(ApiError::unprocessable(
-                "missing_learner",
-                "name the `learner` this submission is for",
-            ));
-        }
-    };
+    let learner = submitting_for(&caller, request.learner.as_deref())?;
+    let slug = ApiError::unless_found(ExerciseSlug::parse(&request.exercise), "exercise")?;
     let stored = state
         .store
-        .current_version(&request.exercise)
+        .current_version(&slug)
         .await?
         .ok_or(ApiError::NotFound("exercise"))?;
     let exercise = &stored.exercise;
-    let files = decode_files(&request.files)?;
-    if let Some(name) = files.keys().find(|name| !exercise.accepts_file(name)) {
-        return Err(ApiError::unprocessable(
-            "invalid_file",
-            format!(
-                "{name} is not a file this exercise accepts (expected {})",
-                exercise.entrypoint
-            ),
-        ));
-    }
-    if !files.contains_key(&exercise.entrypoint) {
-        return Err(ApiError::unprocessable(
-            "missing_file",
-            format!("the submission must include {}", exercise.entrypoint),
-        ));
-    }
-    let key = match headers.get("idempotency-key") {
-        Some(value) => {
-            let key = value
-                .to_str()
-                .ok()
-                .filter(|key| !key.is_empty() && key.len() <= 255)
-                .ok_or_else(|| {
-                    ApiError::BadRequest(
-                        "Idempotency-Key must be 1-255 visible ASCII characters".into(),
-                    )
-                })?;
-            Some(key.to_string())
-        }
-        None => None,
-    };
+    let files = accepted_files(exercise, &request.files)?;
+    let key = idempotency_key(&headers)?;
     let request_hash = {
         let canonical =
             serde_json::json!({"exercise": request.exercise, "learner": learner, "files": files});
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     };
-    let idempotency = key.as_deref().map(|key| IdempotencyKey {
+    let idempotency = key.map(|key| IdempotencyKey {
         token_id: &caller.0.token_id,
         key,
         request_hash: &request_hash,
@@ -235,26 +187,7 @@ pub async fn create(
     {
         return idempotent_response(answer, &caller);
     }
-    if let Err(retry_after_secs) = state.rate.take(&learner) {
-        return Err(ApiError::RateLimited {
-            message: format!(
-                "too many submissions for learner {learner}; retry in {retry_after_secs} s"
-            ),
-            retry_after_secs,
-        });
-    }
-    if state.store.in_flight(&learner).await? >= state.api.max_in_flight {
-        return Err(ApiError::RateLimited {
-            message: format!(
-                "learner {learner} already has {} submissions waiting; retry when one completes",
-                state.api.max_in_flight
-            ),
-            retry_after_secs: 2,
-        });
-    }
-    if state.store.queue_depth().await? >= state.api.queue_cap {
-        return Err(ApiError::QueueFull);
-    }
+    admit(&state, &learner).await?;
     let new = NewSubmission {
         learner: &learner,
         exercise_slug: &exercise.slug,
@@ -276,6 +209,92 @@ pub async fn create(
         }
     }
     idempotent_response(created, &caller)
+}
+
+/// The learner a submission is for: a learner token's own, or the one a staff or
+/// integration token names.
+fn submitting_for(caller: &Caller, named: Option<&str>) -> Result<LearnerId, ApiError> {
+    match (caller.role(), named, caller.own_learner()) {
+        (Role::Learner, None, Some(own)) => Ok(own.clone()),
+        (Role::Learner, Some(named), Some(own)) if own == named => Ok(own.clone()),
+        (Role::Learner, _, _) => Err(ApiError::Forbidden(
+            "a learner token submits only for its own learner".into(),
+        )),
+        (_, Some(named), _) => LearnerId::parse(named)
+            .map_err(|problem| ApiError::unprocessable("invalid_learner", problem.0)),
+        (_, None, _) => Err(ApiError::unprocessable(
+            "missing_learner",
+            "name the `learner` this submission is for",
+        )),
+    }
+}
+
+/// The submitted files, decoded, when they are exactly what the exercise accepts.
+fn accepted_files(
+    exercise: &crate::domain::ResolvedExercise,
+    files: &BTreeMap<String, FileContent>,
+) -> Result<BTreeMap<FileName, Vec<u8>>, ApiError> {
+    let files = decode_files(files)?;
+    if let Some(name) = files.keys().find(|name| !exercise.accepts_file(name)) {
+        return Err(ApiError::unprocessable(
+            "invalid_file",
+            format!(
+                "{name} is not a file this exercise accepts (expected {})",
+                exercise.entrypoint
+            ),
+        ));
+    }
+    if !files
+        .keys()
+        .any(|name| *name == exercise.entrypoint.as_str())
+    {
+        return Err(ApiError::unprocessable(
+            "missing_file",
+            format!("the submission must include {}", exercise.entrypoint),
+        ));
+    }
+    Ok(files)
+}
+
+/// The `Idempotency-Key` header, when one was sent.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .filter(|key| !key.is_empty() && key.len() <= 255)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::BadRequest("Idempotency-Key must be 1-255 visible ASCII characters".into())
+        })
+}
+
+/// The caps a new submission must pass: the learner's rate, the learner's submissions in
+/// flight, and the queue's depth.
+async fn admit(state: &AppState, learner: &LearnerId) -> Result<(), ApiError> {
+    if let Err(retry_after_secs) = state.rate.take(learner) {
+        return Err(ApiError::RateLimited {
+            message: format!(
+                "too many submissions for learner {learner}; retry in {retry_after_secs} s"
+            ),
+            retry_after_secs,
+        });
+    }
+    if state.store.in_flight(learner).await? >= state.api.max_in_flight {
+        return Err(ApiError::RateLimited {
+            message: format!(
+                "learner {learner} already has {} submissions waiting; retry when one completes",
+                state.api.max_in_flight
+            ),
+            retry_after_secs: 2,
+        });
+    }
+    if state.store.queue_depth().await? >= state.api.queue_cap {
+        return Err(ApiError::QueueFull);
+    }
+    Ok(())
 }
 
 /// The HTTP answer for a created, replayed or refused submission.
@@ -323,6 +342,7 @@ pub async fn get(
     Path(id): Path<String>,
     Query(query): Query<WaitQuery>,
 ) -> Result<axum::Json<SubmissionView>, ApiError> {
+    let id = ApiError::unless_found(SubmissionId::parse(&id), "submission")?;
     let wait = within("wait", query.wait, 0, MAX_WAIT_SECS)?.unwrap_or(0);
     let deadline = Instant::now() + Duration::from_secs(wait);
     loop {
@@ -331,7 +351,11 @@ pub async fn get(
             .store
             .submission(&id)
             .await?
-            .filter(|record| caller.own_learner().is_none_or(|own| own == record.learner))
+            .filter(|record| {
+                caller
+                    .own_learner()
+                    .is_none_or(|own| *own == record.learner)
+            })
             .ok_or(ApiError::NotFound("submission"))?;
         let now = Instant::now();
         if record.status.is_final() || now >= deadline {

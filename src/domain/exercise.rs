@@ -119,6 +119,18 @@ pub struct LimitsSpec {
     pub pids: Option<u64>,
 }
 
+/// An http test's request as the prober sends it: the manifest's `json = …` has become a
+/// body with its content type, the method is upper case and header names lower case.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Probe {
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSpec {

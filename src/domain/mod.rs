@@ -5,6 +5,7 @@
 
 pub mod certificate;
 pub mod exercise;
+pub mod ids;
 pub mod learner;
 pub mod limits;
 pub mod resolved;
@@ -13,7 +14,10 @@ pub mod value;
 pub mod verdict;
 
 pub use certificate::{CertificateStatus, Evidence, IssuerProfile, Policy, TierRules};
-pub use exercise::{Compare, HttpSpec, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility};
+pub use exercise::{
+    Compare, HttpSpec, Kind, Language, LimitsSpec, Probe, RunnerKind, Tier, Visibility,
+};
+pub use ids::{ExerciseSlug, FileName, InvalidName, LearnerId, SubmissionId};
 pub use learner::Role;
 pub use limits::Limits;
 pub use resolved::{ResolvedExercise, ResolvedTest, StoredVersion};

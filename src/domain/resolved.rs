@@ -2,8 +2,9 @@
 //! (case files inlined, expected values computed from the reference solution).
 
 use super::exercise::{
-    Compare, HttpSpec, Kind, Language, LimitsSpec, RunnerKind, Tier, Visibility,
+    Compare, HttpSpec, Kind, Language, LimitsSpec, Probe, RunnerKind, Tier, Visibility,
 };
+use super::ids::ExerciseSlug;
 use super::value::Value;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -36,7 +37,7 @@ pub struct ResolvedTest {
     /// http: the request to send, `{method, path, headers, body}` (`expected` holds the
     /// `expect` table).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request: Option<serde_json::Value>,
+    pub request: Option<Probe>,
 }
 
 impl ResolvedTest {
@@ -55,7 +56,7 @@ impl ResolvedTest {
 /// Everything the grader needs about one exercise version, stored as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedExercise {
-    pub slug: String,
+    pub slug: ExerciseSlug,
     pub title: String,
     pub tier: Tier,
     pub points: f64,

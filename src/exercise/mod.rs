@@ -1,12 +1,13 @@
 //! Exercise packages: the manifest, reading packages, and the checks a version must pass
 //! before it goes live (the reference scores 100%, the starter does not).
 
+pub mod checks;
 pub mod manifest;
 pub mod package;
 
 use crate::domain::{
-    Compare, Grade, Kind, Language, Limits, ResolvedExercise, ResolvedTest, RunnerKind, Value,
-    Verdict, Visibility,
+    Compare, FileName, Grade, Kind, Language, Limits, ResolvedExercise, ResolvedTest, RunnerKind,
+    Value, Verdict, Visibility,
 };
 
 use crate::grading::{self};
@@ -106,12 +107,13 @@ fn resolve_tests(package: &Package) -> Result<Vec<ResolvedTest>, PackageError> {
             Kind::Http => test.expect.as_ref().map(Value::from),
             _ => test.expected.as_ref().map(Value::from),
         };
-        let request = match package.manifest.kind {
-            Kind::Http => Some(manifest::http_request(test.request.as_ref()).map_err(
-                |problem| ManifestError::new(format!("tests[{index}].request"), problem),
-            )?),
-            _ => None,
-        };
+        let request =
+            match package.manifest.kind {
+                Kind::Http => Some(checks::http_request(test.request.as_ref()).map_err(
+                    |problem| ManifestError::new(format!("tests[{index}].request"), problem),
+                )?),
+                _ => None,
+            };
         tests.push(ResolvedTest {
             name: test.name.clone(),
             weight: test.weight,
@@ -143,8 +145,8 @@ fn resolve_support(package: &Package) -> Result<BTreeMap<String, String>, Packag
     for (index, path) in suite.files.iter().enumerate() {
         let field = format!("suite.files[{index}]");
         let name = path.rsplit('/').next().unwrap_or(path).to_string();
-        manifest::check_learner_file_name(&name)
-            .map_err(|problem| PackageError::from(ManifestError::new(&field, problem)))?;
+        FileName::parse(&name)
+            .map_err(|problem| PackageError::from(ManifestError::new(&field, problem.0)))?;
         if package
             .manifest
             .accepted_files()
@@ -306,6 +308,52 @@ pub async fn validate(
     maxima: &Limits,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(ResolvedExercise, ValidationReport), ValidationError> {
+    let (mut exercise, solution) = resolve(package, runner)?;
+    let mut report = ValidationReport {
+        slug: exercise.slug.to_string(),
+        version: package.content_hash(),
+        valid: false,
+        checks: Vec::new(),
+        error: None,
+    };
+    progress(&format!(
+        "{}: running the reference solution on {} tests",
+        exercise.slug,
+        exercise.tests.len()
+    ));
+    let (run, _) = run_tests(&exercise, solution, runner, maxima).await?;
+    let problems = fill_expectations(&mut exercise, &run);
+    let grade = grading::grade(&exercise, &run);
+    let reference_ok = grade.verdict == Verdict::Accepted && problems.is_empty();
+    report
+        .checks
+        .push(check_report("reference", &grade, reference_ok, problems));
+    let starter = package.folder("starter");
+    if starter.contains_key(&exercise.entrypoint) {
+        progress(&format!("{}: running the starter", exercise.slug));
+        report
+            .checks
+            .push(check_starter(&exercise, starter, runner, maxima).await?);
+    }
+    report.valid = report.checks.iter().all(|check| check.passed);
+    progress(&format!(
+        "{}: {}",
+        exercise.slug,
+        if report.valid { "valid" } else { "INVALID" }
+    ));
+    if report.valid {
+        Ok((exercise, report))
+    } else {
+        Err(ValidationError::Failed(Box::new(report)))
+    }
+}
+
+/// The package as the grader stores it, and the reference solution's files: the checks
+/// that need no run.
+fn resolve(
+    package: &Package,
+    runner: &dyn Runner,
+) -> Result<(ResolvedExercise, BTreeMap<String, Vec<u8>>), ValidationError> {
     check_supported(package).map_err(PackageError::from)?;
     let manifest = &package.manifest;
     if !runner.supports(manifest.runner()) {
@@ -330,8 +378,8 @@ pub async fn validate(
         ))
         .into());
     }
-    let mut exercise = ResolvedExercise {
-        slug: manifest.slug.clone(),
+    let exercise = ResolvedExercise {
+        slug: manifest.slug().map_err(PackageError::from)?,
         title: manifest.title.clone(),
         tier: manifest.tier,
         points: manifest.points,
@@ -353,22 +401,14 @@ pub async fn validate(
         support: resolve_support(package)?,
         http: manifest.http.clone(),
     };
-    let mut report = ValidationReport {
-        slug: exercise.slug.clone(),
-        version: package.content_hash(),
-        valid: false,
-        checks: Vec::new(),
-        error: None,
-    };
+    Ok((exercise, solution))
+}
 
-    progress(&format!(
-        "{}: running the reference solution on {} tests",
-        exercise.slug,
-        exercise.tests.len()
-    ));
-    let (run, _) = run_tests(&exercise, solution.clone(), runner, maxima).await?;
+/// Sets every expectation a manifest left out from the reference's run; returns the
+/// tests whose expectation could not be taken (the reference did not finish cleanly).
+fn fill_expectations(exercise: &mut ResolvedExercise, run: &RunReport) -> Vec<String> {
     let mut problems = Vec::new();
-    if let RunReport::Cases(observations) = &run {
+    if let RunReport::Cases(observations) = run {
         for (test, observation) in exercise.tests.iter_mut().zip(observations) {
             let clean = observation.outcome == (CaseOutcome::Exited { code: 0 });
             let field = match exercise.kind {
@@ -398,37 +438,25 @@ pub async fn validate(
             }
         }
     }
-    let grade = grading::grade(&exercise, &run);
-    let reference_ok = grade.verdict == Verdict::Accepted && problems.is_empty();
-    report
-        .checks
-        .push(check_report("reference", &grade, reference_ok, problems));
+    problems
+}
 
-    let starter = package.folder("starter");
-    if starter.contains_key(&exercise.entrypoint) {
-        progress(&format!("{}: running the starter", exercise.slug));
-        let (grade, _, _) = grade_files(&exercise, starter, runner, maxima).await?;
-        let mut problems = Vec::new();
-        let starter_ok = grade.verdict != Verdict::Accepted;
-        if !starter_ok {
-            problems
-                .push("the starter scores 100%: learners could submit it unchanged".to_string());
-        }
-        let mut check = check_report("starter", &grade, starter_ok, problems);
-        if starter_ok {
-            check.problems.clear();
-        }
-        report.checks.push(check);
+/// The starter must not already pass: learners could submit it unchanged.
+async fn check_starter(
+    exercise: &ResolvedExercise,
+    starter: BTreeMap<String, Vec<u8>>,
+    runner: &dyn Runner,
+    maxima: &Limits,
+) -> Result<CheckReport, ValidationError> {
+    let (grade, _, _) = grade_files(exercise, starter, runner, maxima).await?;
+    let mut problems = Vec::new();
+    let starter_ok = grade.verdict != Verdict::Accepted;
+    if !starter_ok {
+        problems.push("the starter scores 100%: learners could submit it unchanged".to_string());
     }
-    report.valid = report.checks.iter().all(|check| check.passed);
-    progress(&format!(
-        "{}: {}",
-        exercise.slug,
-        if report.valid { "valid" } else { "INVALID" }
-    ));
-    if report.valid {
-        Ok((exercise, report))
-    } else {
-        Err(ValidationError::Failed(Box::new(report)))
+    let mut check = check_report("starter", &grade, starter_ok, problems);
+    if starter_ok {
+        check.problems.clear();
     }
+    Ok(check)
 }

@@ -62,8 +62,8 @@ pub enum CaseInput {
     Seed(String),
     /// suite: the test to run (`Class.test_method`, or a full id).
     Test(String),
-    /// http: the request to send, `{method, path, headers, body}`.
-    Request(serde_json::Value),
+    /// http: the request to send.
+    Request(crate::domain::Probe),
 }
 
 /// How one case ended.

@@ -24,7 +24,7 @@ impl Store {
              ON CONFLICT (version) DO NOTHING",
         )
         .bind(&version)
-        .bind(&exercise.slug)
+        .bind(exercise.slug.as_str())
         .bind(serde_json::to_string(exercise)?)
         .bind(serde_json::to_string(report)?)
         .bind(now)
@@ -48,7 +48,7 @@ impl Store {
             "INSERT INTO exercises (slug, current_version, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (slug) DO UPDATE SET current_version = excluded.current_version, updated_at = excluded.updated_at",
         )
-        .bind(&exercise.slug)
+        .bind(exercise.slug.as_str())
         .bind(&version)
         .bind(now)
         .execute(&mut *transaction)

@@ -3,16 +3,18 @@
 //! `idempotency.rs`; claims, leases and the completing transaction in `leases.rs`.)
 
 use super::{Store, now_ms, rfc3339};
-use crate::domain::{Status, StoredResult, Verdict};
+use crate::domain::{
+    ExerciseSlug, FileName, LearnerId, Status, StoredResult, SubmissionId, Verdict,
+};
 use base64::Engine as _;
 use sqlx::{AssertSqlSafe, Row};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct SubmissionRecord {
-    pub id: String,
-    pub learner: String,
-    pub exercise_slug: String,
+    pub id: SubmissionId,
+    pub learner: LearnerId,
+    pub exercise_slug: ExerciseSlug,
     pub exercise_version: String,
     pub status: Status,
     pub verdict: Option<Verdict>,
@@ -34,9 +36,10 @@ fn record(row: &sqlx::any::AnyRow) -> Result<SubmissionRecord, sqlx::Error> {
     let verdict: Option<String> = row.get("verdict");
     let result: Option<String> = row.get("result");
     Ok(SubmissionRecord {
-        id: row.get("id"),
-        learner: row.get("learner"),
-        exercise_slug: row.get("exercise_slug"),
+        id: SubmissionId::parse(row.get("id")).map_err(|error| decode(error.0))?,
+        learner: LearnerId::parse(row.get("learner")).map_err(|error| decode(error.0))?,
+        exercise_slug: ExerciseSlug::parse(row.get("exercise_slug"))
+            .map_err(|error| decode(error.0))?,
         exercise_version: row.get("exercise_version"),
         status: Status::parse(&status).ok_or_else(|| decode(format!("bad status {status}")))?,
         verdict: verdict
@@ -58,11 +61,11 @@ fn record(row: &sqlx::any::AnyRow) -> Result<SubmissionRecord, sqlx::Error> {
 
 /// A submission to create.
 pub struct NewSubmission<'a> {
-    pub learner: &'a str,
-    pub exercise_slug: &'a str,
+    pub learner: &'a LearnerId,
+    pub exercise_slug: &'a ExerciseSlug,
     pub exercise_version: &'a str,
     pub max_score: f64,
-    pub files: &'a BTreeMap<String, Vec<u8>>,
+    pub files: &'a BTreeMap<FileName, Vec<u8>>,
 }
 
 /// Scope of an idempotency key: the token, the key and a hash of the request.
@@ -130,7 +133,7 @@ fn decode_files(text: &str) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
         .collect()
 }
 
-fn encode_files(files: &BTreeMap<String, Vec<u8>>) -> String {
+fn encode_files(files: &BTreeMap<FileName, Vec<u8>>) -> String {
     let encoded: BTreeMap<&str, String> = files
         .iter()
         .map(|(name, content)| {
@@ -149,15 +152,15 @@ impl Store {
         new: &NewSubmission<'_>,
         key: Option<&IdempotencyKey<'_>>,
     ) -> Result<SubmissionRecord, sqlx::Error> {
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = SubmissionId::new();
         let created_at = now_ms();
         let insert = sqlx::query(
             "INSERT INTO submissions (id, learner, exercise_slug, exercise_version, status, max_score, files, created_at) \
              VALUES ($1, $2, $3, $4, $8, $5, $6, $7)",
         )
-        .bind(&id)
-        .bind(new.learner)
-        .bind(new.exercise_slug)
+        .bind(id.as_str())
+        .bind(new.learner.as_str())
+        .bind(new.exercise_slug.as_str())
         .bind(new.exercise_version)
         .bind(new.max_score)
         .bind(encode_files(new.files))
@@ -172,7 +175,7 @@ impl Store {
                 let mut transaction = self.writer.begin().await?;
                 insert.execute(&mut *transaction).await?;
                 sqlx::query("UPDATE idempotency_keys SET submission_id = $1 WHERE token_id = $2 AND key = $3")
-                    .bind(&id)
+                    .bind(id.as_str())
                     .bind(key.token_id)
                     .bind(key.key)
                     .execute(&mut *transaction)
@@ -182,8 +185,8 @@ impl Store {
         }
         Ok(SubmissionRecord {
             id,
-            learner: new.learner.to_string(),
-            exercise_slug: new.exercise_slug.to_string(),
+            learner: new.learner.clone(),
+            exercise_slug: new.exercise_slug.clone(),
             exercise_version: new.exercise_version.to_string(),
             status: Status::Queued,
             verdict: None,

@@ -1,7 +1,7 @@
 //! API tokens: random, prefixed by role, stored only as their SHA-256.
 
 use super::{Store, now_ms};
-use crate::domain::Role;
+use crate::domain::{LearnerId, Role};
 use base64::Engine as _;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -13,25 +13,11 @@ pub struct Principal {
     pub token_id: String,
     pub role: Role,
     /// Set for learner tokens: the only learner they may act as.
-    pub learner: Option<String>,
+    pub learner: Option<LearnerId>,
 }
 
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// A learner id: what an LMS or school uses, kept to a safe alphabet.
-pub fn check_learner_id(learner: &str) -> Result<(), String> {
-    let ok = !learner.is_empty()
-        && learner.len() <= 128
-        && learner
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
-    if ok {
-        Ok(())
-    } else {
-        Err("a learner id is 1-128 characters of letters, digits, '.', '_', '-' and '@'".into())
-    }
 }
 
 impl Store {
@@ -39,14 +25,12 @@ impl Store {
     pub async fn create_token(
         &self,
         role: Role,
-        learner: Option<&str>,
+        learner: Option<&LearnerId>,
         name: &str,
     ) -> anyhow::Result<String> {
         match (role, learner) {
             (Role::Learner, None) => anyhow::bail!("a learner token needs --learner ID"),
-            (Role::Learner, Some(learner)) => {
-                check_learner_id(learner).map_err(anyhow::Error::msg)?
-            }
+            (Role::Learner, Some(_)) => {}
             (_, Some(_)) => anyhow::bail!("--learner is only for learner tokens"),
             (_, None) => {}
         }
@@ -63,7 +47,7 @@ impl Store {
         .bind(uuid::Uuid::now_v7().to_string())
         .bind(hash_token(&token))
         .bind(role.as_str())
-        .bind(learner)
+        .bind(learner.map(LearnerId::as_str))
         .bind(name)
         .bind(now_ms())
         .execute(&self.writer)
@@ -79,12 +63,18 @@ impl Store {
         .bind(hash_token(token))
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|row| {
-            Some(Principal {
+        let Some(row) = row else { return Ok(None) };
+        let learner = row
+            .get::<Option<String>, _>("learner")
+            .map(|learner| LearnerId::parse(&learner))
+            .transpose()
+            .map_err(|error| sqlx::Error::Decode(error.into()))?;
+        Ok(
+            Role::parse(&row.get::<String, _>("role")).map(|role| Principal {
                 token_id: row.get("id"),
-                role: Role::parse(&row.get::<String, _>("role"))?,
-                learner: row.get("learner"),
-            })
-        }))
+                role,
+                learner,
+            }),
+        )
     }
 }

@@ -983,14 +983,7 @@ async fn a_separate_worker_process_issues_as_the_server() {
         args.no_workers = true;
     })
     .await;
-    let _worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
-        .arg("worker")
-        .args(app.database.flags())
-        .args(["--concurrency", "1", "--docker", "off"])
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let _worker = crate::common::WorkerProcess::start(&["--docker", "off"], &app.database);
     let ada = app.learner("ada").await;
     earn_hero(&app, &ada).await;
     let held = certificates(&app, "ada").await;

@@ -298,7 +298,7 @@ impl TestApp {
 
     pub async fn learner(&self, id: &str) -> String {
         self.store()
-            .create_token(Role::Learner, Some(id), "test")
+            .create_token(Role::Learner, Some(&id.parse().unwrap()), "test")
             .await
             .unwrap()
     }
@@ -472,7 +472,7 @@ pub fn resolved_exercise(
     tests: Vec<verdict::domain::ResolvedTest>,
 ) -> verdict::domain::ResolvedExercise {
     verdict::domain::ResolvedExercise {
-        slug: "fixture".into(),
+        slug: "fixture".parse().unwrap(),
         title: "fixture".into(),
         tier: verdict::domain::Tier::Hero,
         points: 1.0,
@@ -487,5 +487,41 @@ pub fn resolved_exercise(
         schema: None,
         support: std::collections::BTreeMap::new(),
         http: None,
+    }
+}
+
+/// A `verdict worker` child process, killed with SIGKILL when dropped.
+pub struct WorkerProcess(std::process::Child);
+
+impl WorkerProcess {
+    pub fn start(extra: &[&str], database: &TestDatabase) -> WorkerProcess {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+            .arg("worker")
+            .args(database.flags())
+            .args(["--concurrency", "1"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start verdict worker");
+        WorkerProcess(child)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

@@ -17,12 +17,10 @@ use verdict::domain::{
 use verdict::exercise::package::{Package, PackageLimits};
 use verdict::runner::docker::{DockerRunner, LABEL_OWNER, LABEL_SANDBOX};
 
+/// The shared maxima, with room for a Docker image's own processes.
 const MAXIMA: Limits = Limits {
-    cpu_ms: 10_000,
-    wall_ms: 20_000,
     memory_mb: 512,
-    output_kb: 1024,
-    pids: 256,
+    ..crate::common::MAXIMA
 };
 
 async fn runner_with(args: DockerArgs, concurrency: usize) -> DockerRunner {
@@ -110,7 +108,7 @@ fn io_exercise(
         cases.to_vec()
     };
     ResolvedExercise {
-        slug: "hostile".into(),
+        slug: "hostile".parse().unwrap(),
         title: "hostile".into(),
         tier: Tier::Hero,
         points: 1.0,
@@ -772,7 +770,7 @@ async fn every_container_setting_is_applied() {
         verdict::runner::docker::image_tag(&docker_args(DockerMode::On), Language::Python).unwrap();
     let empty = BTreeMap::new();
     let upload =
-        verdict::runner::docker::sandbox::archive(&[verdict::runner::docker::sandbox::Folder {
+        verdict::runner::docker::upload::archive(&[verdict::runner::docker::upload::Folder {
             name: "app",
             files: &empty,
             group: 0,
@@ -879,9 +877,11 @@ HTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
 "#;
     let probe = |name: &str, path: &str, visibility: Visibility| ResolvedTest {
         visibility,
-        request: Some(
-            serde_json::json!({"method": "GET", "path": path, "headers": {}, "body": null}),
-        ),
+        request: Some(verdict::domain::Probe {
+            method: "GET".into(),
+            path: path.into(),
+            ..Default::default()
+        }),
         expected: Some(serde_json::json!({"status": 200}).into()),
         ..resolved_test(name)
     };

@@ -1,10 +1,9 @@
 //! The queue under failure: workers killed with SIGKILL mid-grading, several worker
 //! processes sharing one database, poison jobs, and the results feed under concurrency.
 
-use crate::common::{Backend, TestApp, TestDatabase, fixture, solution};
+use crate::common::{Backend, TestApp, WorkerProcess, fixture, solution};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use verdict::domain::Status;
 
@@ -15,41 +14,6 @@ crate::on_both_backends!(
     a_submission_committed_but_never_pushed_is_swept_from_the_outbox,
     duplicate_and_late_deliveries_never_write_a_second_result,
 );
-
-/// A `verdict worker` child process, killed with SIGKILL when dropped.
-struct WorkerProcess(Child);
-
-impl WorkerProcess {
-    fn start(database: &TestDatabase) -> WorkerProcess {
-        let child = Command::new(env!("CARGO_BIN_EXE_verdict"))
-            .arg("worker")
-            .args(database.flags())
-            .args(["--concurrency", "1"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start verdict worker");
-        WorkerProcess(child)
-    }
-
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    fn kill(mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn wait_for_status(app: &TestApp, id: &str, status: Status, attempts: i64) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -122,14 +86,14 @@ async fn results_feed_never_skips_or_repeats_while_results_complete_concurrently
 
 async fn killed_worker_mid_grading_completes_exactly_once_after_restart(backend: Backend) {
     let app = TestApp::spawn_with(backend, |args| args.no_workers = true).await;
-    let first = WorkerProcess::start(&app.database);
+    let first = WorkerProcess::start(&[], &app.database);
     let created = app
         .submit(&app.integration, json!({"exercise": "shout", "files": {"shout.wat": fixture("slow_shout.wat")}, "learner": "ada"}))
         .await;
     let id = created["id"].as_str().unwrap();
     wait_for_status(&app, id, Status::Running, 1).await;
     first.kill();
-    let second = WorkerProcess::start(&app.database);
+    let second = WorkerProcess::start(&[], &app.database);
     let done = app.wait_final(id, &app.integration).await;
     assert_eq!(done["verdict"], "accepted", "{done}");
     assert_eq!(done["attempts"], 2, "graded again after the kill: {done}");
@@ -157,11 +121,11 @@ async fn a_job_that_keeps_killing_its_worker_ends_as_internal_error(backend: Bac
         .await;
     let id = created["id"].as_str().unwrap();
     for attempt in 1..=verdict::queue::MAX_ATTEMPTS as i64 {
-        let worker = WorkerProcess::start(&app.database);
+        let worker = WorkerProcess::start(&[], &app.database);
         wait_for_status(&app, id, Status::Running, attempt).await;
         worker.kill();
     }
-    let last = WorkerProcess::start(&app.database);
+    let last = WorkerProcess::start(&[], &app.database);
     let done = app.wait_final(id, &app.integration).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(done["verdict"], "internal_error", "{done}");
@@ -178,8 +142,8 @@ async fn two_worker_processes_on_one_postgres_share_the_work() {
     crate::needs!(Postgres);
     let app = TestApp::spawn_with(Backend::Postgres, |args| args.no_workers = true).await;
     let workers = [
-        WorkerProcess::start(&app.database),
-        WorkerProcess::start(&app.database),
+        WorkerProcess::start(&[], &app.database),
+        WorkerProcess::start(&[], &app.database),
     ];
     let mut ids = Vec::new();
     for index in 0..6 {
@@ -209,12 +173,12 @@ async fn a_submission_committed_but_never_pushed_is_swept_from_the_outbox(backen
     let app = TestApp::spawn_with(backend, |args| args.no_workers = true).await;
     let live = app.store().current_version("shout").await.unwrap().unwrap();
     let files = std::collections::BTreeMap::from([(
-        "shout.wat".to_string(),
+        verdict::domain::FileName::parse("shout.wat").unwrap(),
         solution("shout", "shout.wat").into_bytes(),
     )]);
     let new = verdict::store::submissions::NewSubmission {
-        learner: "ada",
-        exercise_slug: "shout",
+        learner: &verdict::domain::LearnerId::parse("ada").unwrap(),
+        exercise_slug: &live.exercise.slug,
         exercise_version: &live.version,
         max_score: 10.0,
         files: &files,

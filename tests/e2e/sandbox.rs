@@ -52,7 +52,7 @@ fn exercise(
     limits: LimitsSpec,
 ) -> ResolvedExercise {
     ResolvedExercise {
-        slug: "fixture".into(),
+        slug: "fixture".parse().unwrap(),
         title: "fixture".into(),
         tier: Tier::Hero,
         points: 1.0,

@@ -5,6 +5,8 @@
 use super::sandbox::{
     self, Ended, Engine, Exec, LABEL_OWNER, LABEL_SANDBOX, LEARNER_USER, Sandbox,
 };
+use super::upload;
+
 use crate::domain::Limits;
 use crate::runner::RunnerError;
 use bollard::Docker;
@@ -186,7 +188,7 @@ pub async fn canary(
     image: &RunnerImage,
 ) -> Result<(), RunnerError> {
     let empty = BTreeMap::new();
-    let upload = sandbox::archive(&[sandbox::Folder {
+    let upload = upload::archive(&[upload::Folder {
         name: "app",
         files: &empty,
         group: 0,

@@ -5,8 +5,9 @@
 use super::cases::learner_trace;
 use super::sandbox::{Ended, Exec, ExecOutput, Sandbox};
 use super::{AbortOnDrop, DockerRunner, LEARNER_USER, PROBER_USER, budget, observation, report};
-use crate::domain::{HttpSpec, Language, Value};
+use crate::domain::{HttpSpec, Language, Probe, Value};
 use crate::runner::{CaseInput, CaseObservation, CaseOutcome, RunReport, RunRequest, RunnerError};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -83,12 +84,12 @@ async fn probe(
     ready_path: &str,
 ) -> Result<ExecOutput, RunnerError> {
     let wall = request.limits.wall();
-    let probes: Vec<serde_json::Value> = request
+    let probes: Vec<Option<&Probe>> = request
         .cases
         .iter()
         .map(|case| match case {
-            CaseInput::Request(probe) => probe.clone(),
-            _ => serde_json::Value::Null,
+            CaseInput::Request(probe) => Some(probe),
+            _ => None,
         })
         .collect();
     // The prober ignores the environment and anything learner code could have put in
@@ -100,18 +101,18 @@ async fn probe(
     .into_iter()
     .map(String::from)
     .collect();
-    let probe_request = serde_json::json!({
-        "port": http.port,
-        "ready_path": ready_path,
-        "ready_ms": wall.as_millis() as u64,
-        "probe_ms": wall.as_millis() as u64,
-        "probes": probes,
-    });
+    let probe_request = ProberRequest {
+        port: http.port,
+        ready_path,
+        ready_ms: wall.as_millis() as u64,
+        probe_ms: wall.as_millis() as u64,
+        probes,
+    };
     sandbox
         .exec(Exec {
             cmd: prober,
             user: PROBER_USER,
-            stdin: probe_request.to_string().into_bytes(),
+            stdin: serde_json::to_vec(&probe_request).expect("the request serializes"),
             env: vec!["HOME=/nonexistent".to_string()],
             wall: budget(request),
             output_cap: 16 * 1024 * 1024,
@@ -136,28 +137,81 @@ async fn server_log(server: Server) -> Result<String, RunnerError> {
     }
 }
 
+/// What the prober reads on stdin (`sandboxes/docker/harness/probe.py` says the same).
+#[derive(serde::Serialize)]
+struct ProberRequest<'a> {
+    port: u16,
+    ready_path: &'a str,
+    ready_ms: u64,
+    probe_ms: u64,
+    /// One per case, in order (`None` for a case that is not a request).
+    probes: Vec<Option<&'a Probe>>,
+}
+
+/// The prober's first line: whether the server answered `ready_path` with a 2xx.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ReadyLine {
+    #[serde(default)]
+    ready: bool,
+    error: Option<String>,
+}
+
+/// The prober's line for one probe: the answer (`status`, `headers`, `body`, the body cut
+/// at its cap), or why there was none.
+#[derive(Debug, serde::Deserialize)]
+struct ProbeRecord {
+    status: Option<u16>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    timeout: bool,
+    error: Option<String>,
+    #[serde(default)]
+    ms: u64,
+}
+
+impl ProbeRecord {
+    /// The answer, when there was one, as the value an `expect` table is compared with.
+    fn answer(&self) -> Option<Value> {
+        let status = self.status?;
+        let headers: BTreeMap<String, Value> = (self.headers.iter())
+            .map(|(name, value)| (name.clone(), Value::from(value.as_str())))
+            .collect();
+        Some(Value::object([
+            ("status", Value::from(i64::from(status))),
+            ("headers", Value::from(headers)),
+            ("body", Value::from(self.body.as_str())),
+        ]))
+    }
+}
+
 /// Reads the prober's output: its ready line (`None` when the server became ready,
-/// else why not), then one record per probe.
-fn read_prober(stdout: &[u8], ready_path: &str) -> (Option<String>, Vec<Value>) {
-    let mut lines = stdout
-        .split(|&byte| byte == b'\n')
-        .filter_map(|line| Value::parse(line).ok());
-    let ready = lines.next().unwrap_or_default();
-    let not_ready = if ready["ready"].as_bool() == Some(true) {
-        None
-    } else {
-        Some(format!(
+/// else why not), then one record per probe. A line that is not a record ends the
+/// records: the probes after it count as unanswered.
+fn read_prober(stdout: &[u8], ready_path: &str) -> (Option<String>, Vec<ProbeRecord>) {
+    let mut lines = stdout.split(|&byte| byte == b'\n');
+    let ready: ReadyLine = (lines.next())
+        .and_then(|line| serde_json::from_slice(line).ok())
+        .unwrap_or_default();
+    let not_ready = match ready.ready {
+        true => None,
+        false => Some(format!(
             "the server never answered GET {ready_path} with a 2xx status: {}",
-            ready["error"].as_str().unwrap_or("the prober stopped"),
-        ))
+            ready.error.as_deref().unwrap_or("the prober stopped"),
+        )),
     };
-    (not_ready, lines.collect())
+    let records = lines
+        .map_while(|line| serde_json::from_slice(line).ok())
+        .collect();
+    (not_ready, records)
 }
 
 /// What one run of the prober left: its records and how the run ended.
 struct Probed {
     /// One record per probe that got this far, in order.
-    records: Vec<Value>,
+    records: Vec<ProbeRecord>,
     /// Why the server never became ready, when it did not.
     not_ready: Option<String>,
     /// The OOM killer acted during the run.
@@ -180,13 +234,17 @@ impl Probed {
             _ => self.server_log.as_str(),
         };
         let (outcome, value) = self.outcome(record, server_log);
-        let ms = record.and_then(|r| r["ms"].as_u64()).unwrap_or(0);
+        let ms = record.map_or(0, |record| record.ms);
         observation(outcome, value, Duration::from_millis(ms))
     }
 
     /// The outcome of one probe, and the answer `{status, headers, body}` when there
     /// was one.
-    fn outcome(&self, record: Option<&Value>, server_log: &str) -> (CaseOutcome, Option<Value>) {
+    fn outcome(
+        &self,
+        record: Option<&ProbeRecord>,
+        server_log: &str,
+    ) -> (CaseOutcome, Option<Value>) {
         let not_ready = self
             .not_ready
             .as_ref()
@@ -199,17 +257,10 @@ impl Probed {
                 },
                 None,
             ),
-            (None, Some(record)) if record.get("status").is_some() => (
-                CaseOutcome::Exited { code: 0 },
-                Some(Value::object([
-                    ("status", record["status"].clone()),
-                    ("headers", record["headers"].clone()),
-                    ("body", record["body"].clone()),
-                ])),
-            ),
-            (None, Some(record)) if record["timeout"].as_bool() == Some(true) => {
-                (CaseOutcome::TimeLimit, None)
+            (None, Some(record)) if record.status.is_some() => {
+                (CaseOutcome::Exited { code: 0 }, record.answer())
             }
+            (None, Some(record)) if record.timeout => (CaseOutcome::TimeLimit, None),
             (None, _) if self.oom => (CaseOutcome::MemoryLimit, None),
             (None, None) if self.prober_timed_out => (CaseOutcome::TimeLimit, None),
             (None, record) => (
@@ -217,7 +268,7 @@ impl Probed {
                     message: format!(
                         "no answer: {}{}",
                         record
-                            .and_then(|r| r["error"].as_str())
+                            .and_then(|record| record.error.as_deref())
                             .unwrap_or("the prober stopped"),
                         server_log
                     ),

@@ -12,12 +12,14 @@
 //! and function), `split.rs` (suites), `http.rs` (HTTP services).
 
 mod cases;
+mod cgroup;
 mod connect;
 mod engine;
 mod http;
 mod pool;
 pub mod sandbox;
 mod split;
+pub mod upload;
 
 use crate::domain::{Kind, Limits, RuntimeInfo, Value};
 use crate::runner::{CaseObservation, CaseOutcome, RunReport, RunRequest, Runner, RunnerError};

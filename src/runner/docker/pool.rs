@@ -2,7 +2,8 @@
 //! waiting, and the upload that fills it (the learner's files, the harness, and the
 //! tests only the tester can read).
 
-use super::sandbox::{self, Sandbox};
+use super::sandbox::Sandbox;
+use super::upload;
 use super::{DockerRunner, HARNESS};
 use crate::domain::{Language, Limits};
 use crate::runner::{RunRequest, RunnerError};
@@ -41,13 +42,13 @@ impl DockerRunner {
             .iter()
             .map(|(name, text)| (name.to_string(), text.as_bytes().to_vec()))
             .collect();
-        let folder = |name, files, group, private| sandbox::Folder {
+        let folder = |name, files, group, private| upload::Folder {
             name,
             files,
             group,
             private,
         };
-        sandbox::archive(&[
+        upload::archive(&[
             folder("app", &app, 0, false),
             folder("harness", &harness, 0, false),
             folder("tests", &tests, TESTER_GROUP, true),
