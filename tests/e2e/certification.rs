@@ -110,20 +110,6 @@ print(json.dumps({"header": header, "payload": json.loads(token.payload)}))
     Ok((both["header"].clone(), both["payload"].clone()))
 }
 
-/// `verdict certificate verify SOURCE --issuer ISSUER`: (exit code, stdout).
-async fn cli_verify(source: &str, issuer: &str) -> (i32, String) {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_verdict"));
-    command.args(["certificate", "verify", source]);
-    if !issuer.is_empty() {
-        command.args(["--issuer", issuer]);
-    }
-    let output = command.output().await.unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
-}
-
 /// A GET without any token (the public verification surface), as JSON.
 async fn public_json(app: &TestApp, path: &str) -> Value {
     let response = app.http.get(app.url(path)).send().await.unwrap();

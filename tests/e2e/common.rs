@@ -125,7 +125,12 @@ pub fn repo() -> PathBuf {
 }
 
 pub fn fixture(path: &str) -> String {
-    std::fs::read_to_string(repo().join("tests/fixtures").join(path)).unwrap()
+    std::fs::read_to_string(fixture_path(path)).unwrap()
+}
+
+/// A file or folder under `tests/fixtures`.
+pub fn fixture_path(path: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(path)
 }
 
 /// A fresh database: a temp SQLite folder, or a new Postgres database.
@@ -271,7 +276,14 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
-        let database = TestDatabase::new(backend).await;
+        Self::spawn_on(TestDatabase::new(backend).await, configure).await
+    }
+
+    /// A server on a database that already holds data (the server migrates it at start).
+    pub async fn spawn_on(
+        database: TestDatabase,
+        configure: impl FnOnce(&mut ServeArgs),
+    ) -> TestApp {
         let mut args = serve_args(&database);
         configure(&mut args);
         let server = verdict::app::spawn(args).await.unwrap();
@@ -369,6 +381,34 @@ impl TestApp {
             server.stop().await;
         }
     }
+}
+
+/// `verdict certificate verify SOURCE --issuer ISSUER`: (exit code, stdout).
+pub async fn cli_verify(source: &str, issuer: &str) -> (i32, String) {
+    cli_verify_via(None, source, issuer).await
+}
+
+/// `cli_verify` with every request the CLI makes sent through the HTTP proxy `proxy`
+/// (`http://host:port`). A test server answers the absolute-form requests a proxy gets,
+/// so a verifier reaches an issuer whose public URL resolves nowhere, at its own URLs.
+pub async fn cli_verify_via(proxy: Option<&str>, source: &str, issuer: &str) -> (i32, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_verdict"));
+    command.args(["certificate", "verify", source]);
+    if !issuer.is_empty() {
+        command.args(["--issuer", issuer]);
+    }
+    if let Some(proxy) = proxy {
+        command
+            .env("HTTP_PROXY", proxy)
+            .env("http_proxy", proxy)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy");
+    }
+    let output = command.output().await.unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
 }
 
 pub fn solution(slug: &str, file: &str) -> String {

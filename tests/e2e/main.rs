@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod docker;
 mod languages;
+mod migration;
 mod packages;
 mod parity;
 mod properties;
