@@ -373,3 +373,94 @@ fn the_reader_resolves_groups_and_relative_paths() {
     let stripped = code_of("#[cfg(test)]\nmod tests {\n    use crate::x;\n}\nuse crate::y;\n");
     assert!(!stripped.contains("crate::x") && stripped.contains("crate::y"));
 }
+
+/// Each function of `code` as (name, parameters other than `self`, lines of its body).
+fn functions(code: &str) -> Vec<(String, usize, usize)> {
+    let chars: Vec<char> = code.chars().collect();
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(offset) = code[at..].find("fn ") {
+        let start = at + offset;
+        at = start + 3;
+        let word_start =
+            start == 0 || !chars[start - 1].is_alphanumeric() && chars[start - 1] != '_';
+        let Some(open) = code[at..].find('(').map(|i| at + i) else {
+            break;
+        };
+        let name = code[at..open]
+            .split('<')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        if !word_start || name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_')
+        {
+            continue;
+        }
+        let (mut depth, mut commas, mut close) = (0i32, Vec::new(), open);
+        for (i, c) in chars.iter().enumerate().skip(open) {
+            match c {
+                '(' | '<' | '[' | '{' => depth += 1,
+                ')' | '>' | ']' | '}' if chars[i - 1] != '-' => depth -= 1,
+                ',' if depth == 1 => commas.push(i),
+                _ => {}
+            }
+            if depth == 0 {
+                close = i;
+                break;
+            }
+        }
+        let bounds: Vec<usize> = std::iter::once(open).chain(commas).chain([close]).collect();
+        let params = bounds
+            .windows(2)
+            .map(|pair| chars[pair[0] + 1..pair[1]].iter().collect::<String>())
+            .filter(|param| !param.trim().is_empty() && !param.contains("self"))
+            .count();
+        let Some(body) = code[close..].find(['{', ';']).map(|i| close + i) else {
+            break;
+        };
+        if chars[body] == ';' {
+            continue;
+        }
+        let mut depth = 0;
+        let end = (body..chars.len())
+            .find(|&i| {
+                depth += match chars[i] {
+                    '{' => 1,
+                    '}' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .unwrap_or(chars.len() - 1);
+        found.push((name, params, code[start..=end].lines().count()));
+    }
+    found
+}
+
+#[test]
+fn functions_are_short_and_take_few_arguments() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut long = Vec::new();
+    for path in modules(&root)
+        .into_values()
+        .chain([root.join("lib.rs"), root.join("main.rs")])
+    {
+        let code = code_of(&std::fs::read_to_string(&path).unwrap());
+        for (name, params, lines) in functions(&code) {
+            if lines > 120 || params > 5 {
+                long.push(format!(
+                    "{}: {name}: {lines} lines, {params} arguments",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "a function is at most about 120 lines, and one with more than five arguments \
+         takes a parameter struct: {long:#?}"
+    );
+    let sample = "fn a(x: u8, y: Vec<(u8, u8)>) -> u8 {\n    x\n}\nfn b(&self);\n";
+    assert_eq!(functions(sample), vec![("a".to_string(), 2, 3)]);
+}

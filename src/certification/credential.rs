@@ -27,17 +27,28 @@ pub fn number(value: f64) -> String {
     }
 }
 
+/// What one certificate awards, and to whom.
+#[derive(Debug, Clone, Copy)]
+pub struct Award<'a> {
+    pub certificate_id: &'a str,
+    pub learner: &'a str,
+    pub tier: Tier,
+    pub rules: &'a TierRules,
+    /// The best passing submission of each exercise that counted.
+    pub evidence: &'a [Evidence],
+    pub issued_at_ms: i64,
+}
+
 /// The credential (the JWT payload) for a certificate.
-#[allow(clippy::too_many_arguments)]
-pub fn build(
-    issuer: &IssuerProfile,
-    certificate_id: &str,
-    learner: &str,
-    tier: Tier,
-    rules: &TierRules,
-    evidence: &[Evidence],
-    issued_at_ms: i64,
-) -> Value {
+pub fn build(issuer: &IssuerProfile, award: Award<'_>) -> Value {
+    let Award {
+        certificate_id,
+        learner,
+        tier,
+        rules,
+        evidence,
+        issued_at_ms,
+    } = award;
     let valid_from = crate::store::rfc3339(issued_at_ms);
     let credential_id = format!("urn:uuid:{certificate_id}");
     let narrative = criteria_narrative(rules);
@@ -258,12 +269,14 @@ mod tests {
         }];
         let payload = build(
             &issuer,
-            "c1",
-            "ada",
-            Tier::Hero,
-            &rules(),
-            &evidence,
-            1_700_000_000_000,
+            Award {
+                certificate_id: "c1",
+                learner: "ada",
+                tier: Tier::Hero,
+                rules: &rules(),
+                evidence: &evidence,
+                issued_at_ms: 1_700_000_000_000,
+            },
         );
         assert_eq!(
             payload["credentialSubject"]["achievement"]["achievementType"],

@@ -193,12 +193,14 @@ pub async fn issue_due(
         let issued_at_ms = crate::store::now_ms();
         let payload = credential::build(
             &snapshot.profile,
-            &id,
-            learner,
-            due.tier,
-            rules,
-            &due.counted,
-            issued_at_ms,
+            credential::Award {
+                certificate_id: &id,
+                learner,
+                tier: due.tier,
+                rules,
+                evidence: &due.counted,
+                issued_at_ms,
+            },
         );
         let jws = credential::sign(
             &payload,

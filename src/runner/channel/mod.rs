@@ -19,7 +19,7 @@ mod observed;
 mod streams;
 
 pub use inbox::Inbox;
-pub use observed::{Collected, Ran, Stopped, observe};
+pub use observed::{CaseWindow, Collected, Ran, Stopped, observe};
 pub use streams::Shared;
 
 use crate::runner::frame::{CaseEnd, Frame, FrameError, HarnessError};

@@ -82,16 +82,28 @@ pub struct Stopped {
     pub stale_fuel: bool,
 }
 
-/// What the tracker saw of the cases from `start` (of `total`), as observations by case.
-/// `runtime` names the interpreter, for an infrastructure fault's message.
+/// Which cases one harness run was given: those from `start` of `total`, of `kind`, on
+/// the interpreter `runtime` names (for an infrastructure fault's message).
+#[derive(Debug, Clone, Copy)]
+pub struct CaseWindow<'a> {
+    pub kind: Kind,
+    pub start: usize,
+    pub total: usize,
+    pub runtime: &'a str,
+}
+
+/// What the tracker saw of a window's cases, as observations by case.
 pub fn observe(
     tracker: &mut Tracker,
-    kind: Kind,
-    start: usize,
-    total: usize,
-    runtime: &str,
+    window: CaseWindow<'_>,
     stopped: Stopped,
 ) -> Result<Ran, RunnerError> {
+    let CaseWindow {
+        kind,
+        start,
+        total,
+        runtime,
+    } = window;
     if let Some(message) = tracker.compile_error() {
         return Ok(Ran::CompileError(message.to_string()));
     }

@@ -13,7 +13,7 @@ use super::sandbox::{Attached, Ended, Exec, Sandbox};
 use super::{DockerRunner, LEARNER_USER, TESTER_USER, budget};
 use crate::domain::Language;
 use crate::runner::channel::input::{self, run_tracker};
-use crate::runner::channel::{Collected, Ran, Shared, Side, Stopped, observe};
+use crate::runner::channel::{CaseWindow, Collected, Ran, Shared, Side, Stopped, observe};
 use crate::runner::{CaseOutcome, RunReport, RunRequest, RunnerError};
 use crate::runtimes::Runtime;
 use bollard::container::LogOutput;
@@ -155,14 +155,13 @@ impl DockerRunner {
             Language::Python => "Python suite",
             _ => "Node.js suite",
         };
-        let ran = observe(
-            &mut tracker,
-            request.kind,
+        let window = CaseWindow {
+            kind: request.kind,
             start,
-            request.cases.len(),
-            label,
-            stopped,
-        )?;
+            total: request.cases.len(),
+            runtime: label,
+        };
+        let ran = observe(&mut tracker, window, stopped)?;
         Ok((ran, (cpu, memory)))
     }
 }

@@ -6,7 +6,7 @@ use super::runtimes::{Prepared, Runtimes, STARTUP_FUEL, STARTUP_SLACK, fuel_per_
 use super::workspace::{Workspace, preopen};
 use crate::domain::Kind;
 use crate::runner::channel::input::{self, run_tracker};
-use crate::runner::channel::{Ran, Shared, Side, Stopped, Tracker, observe};
+use crate::runner::channel::{CaseWindow, Ran, Shared, Side, Stopped, Tracker, observe};
 use crate::runner::wasm::engine::{self, Execution, Guest};
 use crate::runner::{CaseOutcome, RunRequest, RunnerError};
 use crate::runtimes::Runtime;
@@ -32,15 +32,13 @@ impl Batch<'_> {
         };
         let mut tracker = tracker.lock();
         tracker.finish();
-        let (kind, total) = (self.request.kind, self.request.cases.len());
-        observe(
-            &mut tracker,
-            kind,
-            self.start,
-            total,
-            self.runtime.label(),
-            stopped,
-        )
+        let window = CaseWindow {
+            kind: self.request.kind,
+            start: self.start,
+            total: self.request.cases.len(),
+            runtime: self.runtime.label(),
+        };
+        observe(&mut tracker, window, stopped)
     }
 
     /// The tracker, with the harness's stdin (and a suite's learner instance).
