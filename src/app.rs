@@ -255,7 +255,7 @@ pub async fn load_exercises(services: &Services, dir: &Path) -> anyhow::Result<L
             Ok((exercise, report)) => {
                 services
                     .store
-                    .save_version(&package, &exercise, &report)
+                    .save_version(&package.content_hash(), &package.files, &exercise, &report)
                     .await?;
             }
             Err(error) => {

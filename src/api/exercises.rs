@@ -172,7 +172,7 @@ pub async fn upload(
         };
     let created = state
         .store
-        .save_version(&package, &exercise, &report)
+        .save_version(&package.content_hash(), &package.files, &exercise, &report)
         .await?;
     tracing::info!(slug = %exercise.slug, %version, created, "exercise version live");
     let response = UploadResponse {

@@ -2,28 +2,27 @@
 
 use super::{Store, now_ms, rfc3339};
 use crate::domain::{ResolvedExercise, StoredVersion};
-use crate::exercise::ValidationReport;
-use crate::exercise::package::Package;
 use sqlx::Row;
 use std::collections::BTreeMap;
 
 impl Store {
-    /// Stores a validated version and makes it live. Re-uploading the same content is a
-    /// no-op that keeps the version; returns whether a new version was created.
+    /// Stores a validated version (`version` is the package's content hash, `files` its
+    /// files by path) and makes it live. Re-uploading the same content is a no-op that
+    /// keeps the version; returns whether a new version was created.
     pub async fn save_version(
         &self,
-        package: &Package,
+        version: &str,
+        files: &BTreeMap<String, Vec<u8>>,
         exercise: &ResolvedExercise,
-        report: &ValidationReport,
+        report: &impl serde::Serialize,
     ) -> anyhow::Result<bool> {
-        let version = package.content_hash();
         let now = now_ms();
         let mut transaction = self.writer.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO exercise_versions (version, slug, resolved, report, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (version) DO NOTHING",
         )
-        .bind(&version)
+        .bind(version)
         .bind(exercise.slug.as_str())
         .bind(serde_json::to_string(exercise)?)
         .bind(serde_json::to_string(report)?)
@@ -33,11 +32,11 @@ impl Store {
         .rows_affected()
             == 1;
         if inserted {
-            for (path, content) in &package.files {
+            for (path, content) in files {
                 sqlx::query(
                     "INSERT INTO exercise_files (version, path, content) VALUES ($1, $2, $3)",
                 )
-                .bind(&version)
+                .bind(version)
                 .bind(path)
                 .bind(content.clone())
                 .execute(&mut *transaction)
@@ -49,7 +48,7 @@ impl Store {
              ON CONFLICT (slug) DO UPDATE SET current_version = excluded.current_version, updated_at = excluded.updated_at",
         )
         .bind(exercise.slug.as_str())
-        .bind(&version)
+        .bind(version)
         .bind(now)
         .execute(&mut *transaction)
         .await?;
