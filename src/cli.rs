@@ -152,7 +152,7 @@ pub enum TokenCommand {
         role: Role,
         /// The learner a learner token is bound to.
         #[arg(long)]
-        learner: Option<LearnerId>,
+        learner: Option<String>,
         /// A label for the token.
         #[arg(long, default_value = "cli")]
         name: String,
@@ -221,7 +221,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             learner,
             name,
             database,
-        }) => create_token(role, learner.as_ref(), &name, &database).await,
+        }) => create_token(role, learner.as_deref(), &name, &database).await,
         Command::Exercise(ExerciseCommand::Validate {
             dir,
             limits,
@@ -285,12 +285,14 @@ async fn migrate(database: &DatabaseArgs) -> anyhow::Result<i32> {
 /// `verdict token create`: the token alone on stdout's last line.
 async fn create_token(
     role: Role,
-    learner: Option<&LearnerId>,
+    learner: Option<&str>,
     name: &str,
     database: &DatabaseArgs,
 ) -> anyhow::Result<i32> {
     let store = Store::open(&database.location()?).await?;
-    let token = store.create_token(role, learner, name).await?;
+    // Parsed here, not by clap, so a bad id is an error (exit 1) like every other refusal.
+    let learner = learner.map(LearnerId::parse).transpose()?;
+    let token = store.create_token(role, learner.as_ref(), name).await?;
     eprintln!(
         "created a {} token; it is shown once, store it now",
         role.as_str()

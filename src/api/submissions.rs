@@ -342,8 +342,8 @@ pub async fn get(
     Path(id): Path<String>,
     Query(query): Query<WaitQuery>,
 ) -> Result<axum::Json<SubmissionView>, ApiError> {
-    let id = ApiError::unless_found(SubmissionId::parse(&id), "submission")?;
     let wait = within("wait", query.wait, 0, MAX_WAIT_SECS)?.unwrap_or(0);
+    let id = ApiError::unless_found(SubmissionId::parse(&id), "submission")?;
     let deadline = Instant::now() + Duration::from_secs(wait);
     loop {
         let mut completed = state.completions.subscribe();

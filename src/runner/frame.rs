@@ -87,6 +87,20 @@ pub enum FrameError {
     Malformed(String),
 }
 
+/// The events this protocol names.
+const KNOWN: [&str; 10] = [
+    "ready",
+    "load",
+    "loaded",
+    "done",
+    "begin",
+    "end",
+    "call",
+    "compile_error",
+    "load_error",
+    "fault",
+];
+
 /// The wire shape: every field any event carries, each optional. `value` stays raw
 /// text so its integers reach `Value::parse` with every digit.
 #[derive(Deserialize)]
@@ -107,10 +121,10 @@ struct Wire {
 impl Frame {
     /// Parses a frame's body (the JSON between the marker and the newline).
     pub fn parse(body: &[u8]) -> Result<Frame, FrameError> {
-        let wire: Wire = serde_json::from_slice(body).map_err(|error| match error.classify() {
-            serde_json::error::Category::Data => FrameError::Malformed(error.to_string()),
-            _ => FrameError::NotJson(error.to_string()),
-        })?;
+        let wire: Wire = match serde_json::from_slice(body) {
+            Ok(wire) => wire,
+            Err(error) => return Frame::unreadable(body, error),
+        };
         let missing =
             |field: &str| FrameError::Malformed(format!("{:?} has no {field}", wire.event));
         Ok(match wire.event.as_str() {
@@ -147,6 +161,24 @@ impl Frame {
             },
             _ => Frame::Other(wire.event),
         })
+    }
+
+    /// Why `body` did not read as a frame, except that an event this protocol does not
+    /// name is kept as `Other` whatever its fields hold (it is never acted on).
+    fn unreadable(body: &[u8], error: serde_json::Error) -> Result<Frame, FrameError> {
+        #[derive(Deserialize)]
+        struct Named {
+            event: String,
+        }
+        match error.classify() {
+            serde_json::error::Category::Data => match serde_json::from_slice::<Named>(body) {
+                Ok(named) if !KNOWN.contains(&named.event.as_str()) => {
+                    Ok(Frame::Other(named.event))
+                }
+                _ => Err(FrameError::Malformed(error.to_string())),
+            },
+            _ => Err(FrameError::NotJson(error.to_string())),
+        }
     }
 
     /// The event's name, for messages.
@@ -261,6 +293,19 @@ mod tests {
             panic!("an end frame");
         };
         assert_eq!(end.exit, Some(i32::MAX));
+    }
+
+    #[test]
+    fn an_unknown_event_is_kept_whatever_its_fields_hold() {
+        for body in [
+            br#"{"event":"progress","case":"a"}"#.as_slice(),
+            br#"{"event":"x","status":"xfail"}"#,
+        ] {
+            assert!(
+                matches!(Frame::parse(body), Ok(Frame::Other(_))),
+                "{body:?}"
+            );
+        }
     }
 
     #[test]

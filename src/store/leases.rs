@@ -220,14 +220,22 @@ impl Store {
             transaction.rollback().await?;
             return Ok(Completed::Fenced);
         }
-        let mut savepoint = transaction.begin().await?;
-        let also = also(&mut savepoint).await;
-        match also {
-            Ok(()) => savepoint.commit().await?,
-            // Explicitly, before anything else runs: on Postgres a failed statement
-            // leaves the transaction unusable until the savepoint is rolled back.
-            Err(_) => savepoint.rollback().await?,
-        }
+        let also = match transaction.begin().await {
+            Ok(mut savepoint) => {
+                let also = also(&mut savepoint).await;
+                // Explicitly, before anything else runs: on Postgres a failed statement
+                // leaves the transaction unusable until the savepoint is rolled back.
+                let ended = match also {
+                    Ok(()) => savepoint.commit().await,
+                    Err(_) => savepoint.rollback().await,
+                };
+                also.and(ended.map_err(anyhow::Error::from))
+            }
+            Err(error) => Err(anyhow::Error::from(error)),
+        };
+        // The grading is kept whatever happened to `also`: its failure is reported,
+        // never a reason to lose the result (a broken transaction fails this commit,
+        // and the submission is retried).
         transaction.commit().await?;
         Ok(Completed::Written { also })
     }

@@ -168,8 +168,9 @@ struct ProbeRecord {
     #[serde(default)]
     timeout: bool,
     error: Option<String>,
+    /// Signed: the Node prober times with the wall clock, which can step back.
     #[serde(default)]
-    ms: u64,
+    ms: i64,
 }
 
 impl ProbeRecord {
@@ -234,7 +235,7 @@ impl Probed {
             _ => self.server_log.as_str(),
         };
         let (outcome, value) = self.outcome(record, server_log);
-        let ms = record.map_or(0, |record| record.ms);
+        let ms = record.map_or(0, |record| record.ms.max(0) as u64);
         observation(outcome, value, Duration::from_millis(ms))
     }
 
