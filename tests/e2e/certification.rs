@@ -228,6 +228,11 @@ async fn progress_issuance_verification_revocation_and_new_versions() {
         app.get("/v1/learners/ada/progress", &admin).await.status(),
         200
     );
+    // An id no learner can have is only looked up: nothing held, not a 404.
+    let nobody = app
+        .get_json("/v1/learners/no%20one/certificates", &app.instructor)
+        .await;
+    assert_eq!(nobody["certificates"], serde_json::json!([]), "{nobody}");
     let anonymous = app
         .http
         .get(app.url("/v1/learners/ada/progress"))

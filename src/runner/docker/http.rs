@@ -303,3 +303,19 @@ fn server_summary(out: &ExecOutput) -> String {
         format!("\n{how}:\n{stderr}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_with_a_negative_time_still_counts() {
+        let out = b"{\"ready\": true}\n{\"status\": 200, \"headers\": {}, \"body\": \"ok\", \"ms\": -3}\n{\"error\": \"refused\"}\n";
+        let (not_ready, records) = read_prober(out, "/");
+        assert_eq!(not_ready, None);
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].status, Some(200));
+        assert_eq!(records[0].ms, -3);
+        assert_eq!(records[1].error.as_deref(), Some("refused"));
+    }
+}
